@@ -1,0 +1,5 @@
+"""schoolplan — county-level school-layout planning (学校布局规划) on real road networks."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

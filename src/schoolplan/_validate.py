@@ -1,0 +1,262 @@
+"""Schema checks: alias mapping, type coercion, ranges, ids — failing early with the fix."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from schoolplan.errors import NonUniqueIdError, SchemaError
+from schoolplan.schema import LEVEL_ALIASES, Column, LayerSpec
+
+__all__ = ["normalise_columns", "validate_layer"]
+
+_TRUE = {"1", "true", "t", "yes", "y", "是", "有", "√", "✓", "x"}
+_FALSE = {"0", "false", "f", "no", "n", "否", "无", "", "nan", "none"}
+
+_OWNERSHIP_ALIASES = {
+    "公办": "public", "公立": "public", "教育部门办": "public", "其他部门办": "public",
+    "普惠": "inclusive_private", "普惠性民办": "inclusive_private", "普惠民办": "inclusive_private",
+    "民办": "private", "私立": "private", "非普惠民办": "private", "营利性": "private",
+}
+_STATUS_ALIASES = {"在办": "open", "正常": "open", "开办": "open", "active": "open",
+                   "撤并": "closed", "停办": "closed", "闲置": "closed", "closed": "closed",
+                   "merged": "closed", "inactive": "closed"}
+_SITE_ALIASES = {"空地": "vacant", "规划教育用地": "planned_education", "教育用地": "planned_education",
+                 "撤并校舍": "closed_school", "闲置校舍": "closed_school", "办公楼": "government_building",
+                 "闲置办公楼": "government_building", "其他": "other"}
+
+
+def _key(name: Hashable) -> str:
+    return re.sub(r"[\s_\-()（）/]+", "", str(name)).lower()
+
+
+def normalise_columns(df: pd.DataFrame, spec: LayerSpec) -> dict[str, str]:
+    """Map a frame's column names to canonical names via the schema's aliases.
+
+    Parameters
+    ----------
+    df
+        Input frame (not modified).
+    spec
+        The layer's schema.
+
+    Returns
+    -------
+    dict
+        ``{input name: canonical name}`` for every recognised column.
+    """
+    lookup: dict[str, str] = {}
+    for col in spec.all_columns:
+        for name in (col.name, *col.aliases):
+            lookup.setdefault(_key(name), col.name)
+    mapping: dict[str, str] = {}
+    taken: set[str] = set()
+    # exact canonical names first, then aliases
+    for c in df.columns:
+        if str(c) in {col.name for col in spec.all_columns}:
+            mapping[str(c)] = str(c)
+            taken.add(str(c))
+    for c in df.columns:
+        if str(c) in mapping or c == getattr(df, "_geometry_column_name", None):
+            continue
+        canon = lookup.get(_key(c))
+        if canon and canon not in taken:
+            mapping[str(c)] = canon
+            taken.add(canon)
+    return mapping
+
+
+def _rows(mask: pd.Series, ids: pd.Series | None) -> list[object]:
+    idx = mask[mask].index
+    if ids is not None:
+        return [ids.loc[i] for i in idx]
+    return [int(i) + 1 for i in idx]
+
+
+def _coerce_numeric(s: pd.Series, col: Column, where: dict[str, object], ids: pd.Series | None) -> pd.Series:
+    text = s.astype("string").str.strip().str.replace(",", "", regex=False)
+    text = text.where(~text.isin(["", "-", "—", "/"]))
+    num = pd.to_numeric(text, errors="coerce")
+    bad = text.notna() & num.isna()
+    if bad.any():
+        example = text[bad].iloc[0]
+        raise SchemaError(f"values are not numbers (e.g. '{example}')", column=col.name,
+                          rows=_rows(bad, ids), fix="enter plain numbers without units or notes", **where)
+    if col.required and num.isna().any():
+        raise SchemaError("required values are missing", column=col.name, rows=_rows(num.isna(), ids),
+                          fix="fill in every row (use 0 where there are none)", **where)
+    if col.minimum is not None and (num < col.minimum).any():
+        bad = num < col.minimum
+        raise SchemaError(f"values below {col.minimum:g}", column=col.name, rows=_rows(bad, ids),
+                          fix="counts and areas cannot be negative; correct the entries", **where)
+    if col.maximum is not None and (num > col.maximum).any():
+        bad = num > col.maximum
+        raise SchemaError(f"values above {col.maximum:g}", column=col.name, rows=_rows(bad, ids),
+                          fix=f"values must lie between {col.minimum:g} and {col.maximum:g}", **where)
+    if col.kind == "int":
+        frac = num.notna() & (np.abs(num - np.round(num)) > 1e-9)
+        if frac.any():
+            raise SchemaError("values must be whole numbers", column=col.name, rows=_rows(frac, ids),
+                              fix="counts of pupils, classes and teachers are whole numbers", **where)
+        if num.isna().any():
+            return num.round().astype("Int64")
+        return num.round().astype(np.int64)
+    return num.astype(np.float64)
+
+
+def _coerce_bool(s: pd.Series, col: Column, where: dict[str, object], ids: pd.Series | None) -> pd.Series:
+    def conv(v: object) -> object:
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return col.default if col.default is not None else False
+        if isinstance(v, bool | np.bool_):
+            return bool(v)
+        t = str(v).strip().lower()
+        if t in _TRUE:
+            return True
+        if t in _FALSE:
+            return False
+        return None
+
+    out = s.map(conv)
+    bad = out.isna()
+    if bad.any():
+        raise SchemaError(f"not a yes/no value (e.g. '{s[bad].iloc[0]}')", column=col.name,
+                          rows=_rows(bad, ids), fix="use 是/否, yes/no, true/false or 1/0", **where)
+    return out.astype(bool)
+
+
+def _coerce_category(s: pd.Series, col: Column, where: dict[str, object], ids: pd.Series | None) -> pd.Series:
+    aliases = {**LEVEL_ALIASES, **_OWNERSHIP_ALIASES, **_STATUS_ALIASES, **_SITE_ALIASES}
+    allowed = set(col.allowed)
+
+    def conv(v: object) -> object:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+            return col.default
+        t = str(v).strip()
+        if t in allowed:
+            return t
+        low = t.lower().replace(" ", "_")
+        if low in allowed:
+            return low
+        mapped = aliases.get(t) or aliases.get(t.lower())
+        return mapped if mapped in allowed else f"\x00{t}"
+
+    out = s.map(conv)
+    bad = out.map(lambda v: isinstance(v, str) and v.startswith("\x00")) | (out.isna() & col.required)
+    if bad.any():
+        example = str(s[bad].iloc[0])
+        raise SchemaError(f"unknown value '{example}'", column=col.name, rows=_rows(bad, ids),
+                          fix=f"use one of: {', '.join(col.allowed)} (Chinese names such as 小学/初中/幼儿园 "
+                          "are accepted)", **where)
+    return out.astype(object)
+
+
+def validate_layer(
+    df: pd.DataFrame | gpd.GeoDataFrame,
+    spec: LayerSpec,
+    *,
+    file: str | None = None,
+    layer: str | None = None,
+) -> pd.DataFrame | gpd.GeoDataFrame:
+    """Check and normalise one layer against its schema.
+
+    Renames aliased columns to canonical names, coerces types, checks ranges,
+    allowed values and unique ids, fills optional columns with their defaults,
+    and checks the geometry type. Unknown columns are kept unchanged.
+
+    Parameters
+    ----------
+    df
+        The layer as read (not modified).
+    spec
+        Its schema (``schoolplan.schema.LAYERS[name]``).
+    file, layer
+        Where it came from, for messages.
+
+    Returns
+    -------
+    DataFrame or GeoDataFrame
+        A new, validated frame.
+
+    Raises
+    ------
+    SchemaError, NonUniqueIdError
+        Naming the file, layer, column and rows, and saying how to fix it.
+    """
+    where: dict[str, object] = {"file": file, "layer": layer or spec.name}
+    if len(df) == 0:
+        raise SchemaError("the layer is empty", fix=f"add at least one {spec.name} row", **where)
+    mapping = normalise_columns(df, spec)
+    out = df.rename(columns=mapping).copy()
+    missing = [c.name for c in spec.columns if c.required and c.name not in out.columns]
+    if missing:
+        have = ", ".join(str(c) for c in df.columns if c != getattr(df, "_geometry_column_name", None))
+        zh = "/".join(spec.column(m).zh for m in missing if spec.column(m).zh)
+        raise SchemaError(
+            f"required column(s) missing: {', '.join(missing)}", column=", ".join(missing),
+            fix=f"add the column(s) {', '.join(missing)}" + (f" (or {zh})" if zh else "")
+            + f"; the file has: {have}", **where)
+    ids: pd.Series | None = None
+    if spec.id_column:
+        raw_ids = out[spec.id_column]
+        empty = raw_ids.isna() | (raw_ids.astype("string").str.strip() == "")
+        if empty.any():
+            raise NonUniqueIdError("ids are missing", column=spec.id_column,
+                                   rows=[int(i) + 1 for i in empty[empty].index],
+                                   fix="give every row a unique id", **where)
+        as_text = raw_ids.map(lambda v: str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v).strip())
+        out[spec.id_column] = as_text.astype(object)
+        dup = as_text.duplicated(keep=False)
+        if dup.any():
+            dups = sorted(set(as_text[dup]))
+            raise NonUniqueIdError(
+                f"ids are not unique: {', '.join(dups[:8])}", column=spec.id_column,
+                rows=[int(i) + 1 for i in dup[dup].index],
+                fix="give every row its own id (duplicated rows may be the same record entered twice)",
+                **where)
+        ids = out[spec.id_column]
+    for col in spec.all_columns:
+        if col.name == spec.id_column:
+            continue
+        if col.name not in out.columns:
+            if col.default is not None:
+                out[col.name] = col.default
+            continue
+        s = out[col.name]
+        if col.kind in {"int", "float"}:
+            out[col.name] = _coerce_numeric(s, col, where, ids)
+        elif col.kind == "bool":
+            out[col.name] = _coerce_bool(s, col, where, ids)
+        elif col.kind == "category":
+            out[col.name] = _coerce_category(s, col, where, ids)
+        else:
+            if col.required and (s.isna() | (s.astype("string").str.strip() == "")).any():
+                bad = s.isna() | (s.astype("string").str.strip() == "")
+                raise SchemaError("required text is missing", column=col.name, rows=_rows(bad, ids),
+                                  fix="fill in every row", **where)
+            out[col.name] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                  else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
+                                  ).astype(object)
+    if isinstance(out, gpd.GeoDataFrame) and spec.geometry not in (None, "Any"):
+        _check_geometry(out, spec, where, ids)
+    return out
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, spec: LayerSpec, where: dict[str, object],
+                    ids: pd.Series | None) -> None:
+    geom = gdf.geometry
+    empty = geom.isna() | geom.is_empty
+    if empty.any():
+        raise SchemaError("features without geometry", rows=_rows(empty, ids),
+                          fix="give every feature a location (or delete the empty rows)", **where)
+    want = {"Point": {"Point"}, "Polygon": {"Polygon", "MultiPolygon"},
+            "Line": {"LineString", "MultiLineString"}}[str(spec.geometry)]
+    wrong = ~geom.geom_type.isin(want)
+    if wrong.any():
+        got = geom.geom_type[wrong].iloc[0]
+        raise SchemaError(f"geometry must be {spec.geometry}, found {got}", rows=_rows(wrong, ids),
+                          fix=f"export the {spec.name} layer as {spec.geometry} features", **where)
