@@ -3,3 +3,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from schoolplan.county import County, load_county
+
+__all__ = ["County", "__version__", "load_county"]
