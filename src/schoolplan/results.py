@@ -1,0 +1,151 @@
+"""Result types passed between engines, maps and reports.
+
+Plain frozen dataclasses holding (Geo)DataFrames. The column contracts below are
+relied on by :mod:`schoolplan.maps`, :mod:`schoolplan.metrics` and
+:mod:`schoolplan.report`; engines must fill them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+__all__ = ["DECISIONS", "MODES", "LayoutPlan", "ReservedLand", "ScenarioResult"]
+
+#: Decisions on schools (留/并/扩/新/改) with their Chinese and English labels.
+DECISIONS: dict[str, dict[str, str]] = {
+    "keep": {"zh": "保留", "en": "Keep"},
+    "merge": {"zh": "撤并", "en": "Merge"},
+    "expand": {"zh": "扩建", "en": "Expand"},
+    "new": {"zh": "新建", "en": "New"},
+    "convert": {"zh": "改建", "en": "Convert"},
+    "vacant": {"zh": "闲置", "en": "Vacant"},
+}
+
+#: How pupils travel (走读步行 / 校车 / 寄宿).
+MODES: dict[str, dict[str, str]] = {
+    "walk": {"zh": "步行走读", "en": "Walk"},
+    "bus": {"zh": "校车走读", "en": "School bus"},
+    "boarding": {"zh": "寄宿", "en": "Boarding"},
+    "unserved": {"zh": "无法安置", "en": "Unserved"},
+}
+
+
+@dataclass(frozen=True)
+class LayoutPlan:
+    """A school layout decision (两集中 consolidation or status quo).
+
+    Attributes
+    ----------
+    schools
+        GeoDataFrame indexed by ``school_id`` (existing schools and new sites), Point
+        geometry in the county CRS, columns: ``name``, ``level``, ``township_id``,
+        ``decision`` (a key of :data:`DECISIONS`), ``receiving_id`` (for ``merge``:
+        the school its pupils go to, else None), ``reason_zh``, ``reason_en`` (why, in
+        words), ``students_before``, ``students_after``, ``classes_before``,
+        ``classes_after``, ``classes_added`` (whole classes built), ``capacity_after``
+        (seats), ``class_size_after`` (mean pupils per class), ``boarders``,
+        ``beds_needed``, ``beds_available``, ``buses``, ``teachers_needed``,
+        ``teachers_on_staff``, ``teacher_surplus`` (positive = freed), ``reuse``
+        (suggested use of a vacated building, e.g. "kindergarten", or None).
+    assignment
+        DataFrame, one row per village × grade band × school: ``village_id``,
+        ``band`` (``kg``, ``lower`` = grades 1–3, ``upper`` = 4–6, ``junior`` = 7–9),
+        ``school_id``, ``pupils``, ``mode`` (a key of :data:`MODES`), ``minutes``
+        (one-way bus or walk minutes; NaN when unserved), ``minutes_before``
+        (to the school attended before the plan), ``over_limit`` (bool: above the
+        bus radius).
+    summary
+        Headline numbers: ``schools_before``/``schools_after`` (by level),
+        ``pupils_over_limit``, ``mean_minutes``, ``p95_minutes``, ``max_minutes``,
+        ``boarders``, ``buses``, ``classes_added``, ``vacated``, ``teachers_surplus``,
+        ``infeasible_pupils``, ...
+    infeasible
+        DataFrame ``village_id, band, pupils, reason_zh, reason_en`` of pupils the plan
+        cannot place (empty when feasible).
+    params
+        The rules and options used (for reports and reproducibility).
+    """
+
+    schools: gpd.GeoDataFrame
+    assignment: pd.DataFrame
+    summary: dict[str, Any]
+    infeasible: pd.DataFrame = field(default_factory=pd.DataFrame)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReservedLand:
+    """Where new urban schools and kindergartens need land (预留用地).
+
+    Attributes
+    ----------
+    zones
+        GeoDataFrame indexed by ``zone_id`` (Polygon): ``name``, and per level
+        ``L`` in (kindergarten, primary, junior): ``demand_L`` (pupils, planning or
+        peak year), ``supply_L`` (seats reachable within the service radius,
+        shared), ``deficit_L`` (pupils, ≥ 0), ``classes_L``, ``schools_L`` (standard
+        schools), ``land_m2_L``, ``building_m2_L``; plus ``flag`` (bool) and
+        ``reason_zh``/``reason_en``.
+    sites
+        GeoDataFrame indexed by ``site_id`` of recommended parcels: ``name``,
+        ``site_type``, ``level``, ``area_m2``, ``land_needed_m2``, ``seats``,
+        ``classes``, ``covered_demand``, ``fits`` (bool), ``reason_zh``/``reason_en``.
+    developments
+        GeoDataFrame of planned developments with ``needs_school``,
+        ``needs_kindergarten``, ``flag`` and reasons.
+    kindergarten
+        DataFrame of public / 普惠 shares against the targets.
+    summary
+        Headline numbers (land to reserve m² per level, seats short, sites chosen ...).
+    """
+
+    zones: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    summary: dict[str, Any]
+    developments: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
+    kindergarten: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """Everything one scenario run produced.
+
+    Attributes
+    ----------
+    name
+        Scenario key (file stem).
+    label_zh, label_en
+        Display names.
+    county
+        The :class:`schoolplan.County` it ran on.
+    plan
+        The layout plan.
+    demand
+        Seat demand ``zone, level, grade, year, p10, p50, p90``.
+    reserved
+        Reserved-land result (or None).
+    isochrones
+        GeoDataFrame of bus-radius polygons of receiving schools (``school_id``, ``minutes``).
+    indicators
+        One row of :mod:`schoolplan.metrics` indicators (a Series).
+    config
+        The validated scenario configuration.
+    timings
+        Seconds per step.
+    """
+
+    name: str
+    label_zh: str
+    label_en: str
+    county: Any
+    plan: LayoutPlan
+    demand: pd.DataFrame
+    reserved: ReservedLand | None
+    isochrones: gpd.GeoDataFrame
+    indicators: pd.Series
+    config: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
