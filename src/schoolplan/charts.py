@@ -1,0 +1,164 @@
+"""Small self-contained SVG charts for reports (no plotting library, no CDN).
+
+Charts are plain SVG strings that print well and render in any browser offline.
+All text is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+import numpy as np
+
+__all__ = ["band_chart_svg", "bar_chart_svg"]
+
+_W, _H = 560, 240
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 56, 16, 28, 36
+_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def _nice_max(v: float) -> float:
+    if not np.isfinite(v) or v <= 0:
+        return 1.0
+    exp = 10 ** np.floor(np.log10(v))
+    for m in (1, 2, 2.5, 5, 10):
+        if v <= m * exp:
+            return float(m * exp)
+    return float(10 * exp)
+
+
+def _frame(title: str, ymax: float, ylabel: str) -> list[str]:
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" role="img" '
+             f'style="max-width:100%;height:auto;font-family:sans-serif;font-size:11px">',
+             f"<title>{escape(title)}</title>",
+             f'<text x="{_PAD_L}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
+    plot_h = _H - _PAD_T - _PAD_B
+    for k in range(5):
+        v = ymax * k / 4
+        y = _H - _PAD_B - plot_h * k / 4
+        parts.append(f'<line x1="{_PAD_L}" x2="{_W - _PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        parts.append(f'<text x="{_PAD_L - 4}" y="{y + 4:.1f}" text-anchor="end">{v:,.0f}</text>')
+    parts.append(f'<text x="12" y="{_PAD_T + plot_h / 2:.1f}" transform="rotate(-90 12 {_PAD_T + plot_h / 2:.1f})" '
+                 f'text-anchor="middle">{escape(ylabel)}</text>')
+    return parts
+
+
+def band_chart_svg(
+    years: Sequence[int],
+    p50: Sequence[float],
+    p10: Sequence[float] | None = None,
+    p90: Sequence[float] | None = None,
+    *,
+    title: str = "",
+    ylabel: str = "",
+    capacity: float | None = None,
+    capacity_label: str = "capacity",
+    observed: tuple[Sequence[int], Sequence[float]] | None = None,
+) -> str:
+    """A line chart of the median with a shaded p10–p90 band.
+
+    Parameters
+    ----------
+    years
+        x values (years).
+    p50, p10, p90
+        Median and interval bounds (pupils).
+    title, ylabel
+        Texts (escaped).
+    capacity
+        Optional horizontal line (seats).
+    capacity_label
+        Its legend text.
+    observed
+        Optional observed history ``(years, values)`` drawn as dots.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+    """
+    xs = list(years)
+    if observed is not None:
+        xs = sorted(set(xs) | set(observed[0]))
+    values = [*p50, *(p90 or []), *(observed[1] if observed else []), capacity or 0]
+    ymax = _nice_max(float(np.nanmax(values)) * 1.05 if len(values) else 1.0)
+    x0, x1 = min(xs), max(xs)
+    span = max(x1 - x0, 1)
+    plot_w = _W - _PAD_L - _PAD_R
+    plot_h = _H - _PAD_T - _PAD_B
+
+    def px(x: float) -> float:
+        return _PAD_L + plot_w * (x - x0) / span
+
+    def py(y: float) -> float:
+        return _H - _PAD_B - plot_h * y / ymax
+
+    parts = _frame(title, ymax, ylabel)
+    step = max(1, round(span / 8))
+    for x in range(x0, x1 + 1, step):
+        parts.append(f'<text x="{px(x):.1f}" y="{_H - _PAD_B + 14}" text-anchor="middle">{x}</text>')
+    if p10 is not None and p90 is not None:
+        upper = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(years, p90, strict=True))
+        lower = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in reversed(list(zip(years, p10, strict=True))))
+        parts.append(f'<polygon points="{upper} {lower}" fill="#1f77b4" fill-opacity="0.18" stroke="none"/>')
+    line = " ".join(f"{px(x):.1f},{py(v):.1f}" for x, v in zip(years, p50, strict=True))
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#1f77b4" stroke-width="2"/>')
+    if observed is not None:
+        for x, v in zip(*observed, strict=True):
+            parts.append(f'<circle cx="{px(x):.1f}" cy="{py(v):.1f}" r="2.5" fill="#333"/>')
+    if capacity is not None:
+        y = py(capacity)
+        parts.append(f'<line x1="{_PAD_L}" x2="{_W - _PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d62728" '
+                     f'stroke-dasharray="5,3"/>')
+        parts.append(f'<text x="{_W - _PAD_R}" y="{y - 4:.1f}" text-anchor="end" fill="#d62728">'
+                     f"{escape(capacity_label)} {capacity:,.0f}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def bar_chart_svg(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    *,
+    title: str = "",
+    ylabel: str = "",
+) -> str:
+    """A grouped bar chart.
+
+    Parameters
+    ----------
+    labels
+        Category labels (x axis).
+    series
+        Legend label → one value per category.
+    title, ylabel
+        Texts (escaped).
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+    """
+    vals = [v for s in series.values() for v in s]
+    ymax = _nice_max(max([*vals, 0]) * 1.05)
+    plot_w = _W - _PAD_L - _PAD_R
+    plot_h = _H - _PAD_T - _PAD_B
+    n_cat, n_ser = max(len(labels), 1), max(len(series), 1)
+    group = plot_w / n_cat
+    bar = group * 0.8 / n_ser
+    parts = _frame(title, ymax, ylabel)
+    for i, lab in enumerate(labels):
+        parts.append(f'<text x="{_PAD_L + group * (i + 0.5):.1f}" y="{_H - _PAD_B + 14}" '
+                     f'text-anchor="middle">{escape(str(lab))}</text>')
+    for k, (name, values) in enumerate(series.items()):
+        colour = _COLOURS[k % len(_COLOURS)]
+        for i, v in enumerate(values):
+            h = plot_h * max(float(v), 0) / ymax
+            x = _PAD_L + group * i + group * 0.1 + bar * k
+            parts.append(f'<rect x="{x:.1f}" y="{_H - _PAD_B - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                         f'fill="{colour}"><title>{escape(name)}: {float(v):,.0f}</title></rect>')
+        parts.append(f'<rect x="{_W - _PAD_R - 150}" y="{_PAD_T + 14 * k}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{_W - _PAD_R - 136}" y="{_PAD_T + 9 + 14 * k}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
