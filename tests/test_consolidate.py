@@ -184,7 +184,7 @@ def test_lower_grades_cannot_board() -> None:
 
 def test_max_size_overflow_opens_site_or_fails() -> None:
     rules = {"max_size": {"junior": 100}, "max_board_minutes": 43}
-    with pytest.raises(InfeasibleError, match="exceed the maximum size of 100"):
+    with pytest.raises(InfeasibleError, match="not enough seats: 50 pupils"):
         consolidate(make_county(), bus_matrix(), mode="rules", rules=rules)
     plan = consolidate(make_county(sites=True), bus_matrix({"X1": [10, 10, 20, 20, 20, 60, 20, 50]}),
                        mode="rules", rules=rules)
@@ -213,7 +213,7 @@ def test_property_no_pupil_lost_kept_small_schools_within_radius(times: list[flo
     plan = consolidate(make_county(), m, mode="rules", rules={"bus_minutes": radius})
     demand = village_pupils(make_county())
     assert plan.assignment["pupils"].sum() == pytest.approx(demand["pupils"].sum())
-    assert not plan.assignment.duplicated(["village_id", "band"]).any()
+    assert not plan.assignment.duplicated(["village_id", "band", "school_id"]).any()
     s = plan.schools
     assert (s["students_after"] <= s["level"].map({"primary": 2000, "junior": 2000, "nine_year": 2500,
                                                    "teaching_point": 200}).fillna(2000) + 1e-6).all()
@@ -228,3 +228,36 @@ def test_property_no_pupil_lost_kept_small_schools_within_radius(times: list[flo
     for sid in small_kept.index:
         rows = served[served["school_id"] == sid]
         assert (rows["minutes"] <= radius + 1e-9).all()
+
+
+# --------------------------------------------------------------------------- optimise mode
+def test_optimize_mode_decides_and_respects_rules() -> None:
+    plan = consolidate(make_county(), bus_matrix(), mode="optimize")
+    s = plan.schools
+    for sid in ("S1", "J1", "S2", "N9"):  # receiving schools stay
+        assert s.loc[sid, "decision"] in ("keep", "expand")
+    assert plan.assignment["pupils"].sum() == pytest.approx(village_pupils(make_county())["pupils"].sum())
+    served = plan.assignment[plan.assignment["mode"] != "unserved"]
+    assert served["school_id"].map(s["decision"]).isin(["keep", "expand", "new"]).all()
+    # a kept small school serves only villages within the bus radius
+    for sid in ("S3", "S4", "P5"):
+        if s.loc[sid, "decision"] in ("keep", "expand"):
+            assert (served.loc[served["school_id"] == sid, "minutes"] <= 20).all()
+    # V6's grade 1–3 pupils cannot board and have no other school within 30 min: P5 stays
+    assert s.loc["P5", "decision"] in ("keep", "expand")
+    assert plan.infeasible["village_id"].tolist() == ["V8"]
+
+
+def test_optimize_max_closures_and_costs() -> None:
+    none_closed = consolidate(make_county(), bus_matrix(), mode="optimize",
+                               rules={"max_closures": 0, "min_enrolment": 0})
+    assert not none_closed.schools["decision"].isin(["merge", "convert"]).drop("J2").any()
+    with pytest.raises(InfeasibleError, match="no layout meets all consolidation rules"):
+        consolidate(make_county(), bus_matrix(), mode="optimize", rules={"max_closures": 0, "min_enrolment": 500})
+    cheap_small = consolidate(make_county(), bus_matrix(), mode="optimize",
+                              rules={"costs": {"keep_small_school_wan": 0.0}, "min_enrolment": 0})
+    # with no running cost a near school is worth keeping for shorter trips
+    assert cheap_small.schools.loc["S4", "decision"] in ("keep", "expand")
+    dear_small = consolidate(make_county(), bus_matrix(), mode="optimize",
+                             rules={"costs": {"keep_small_school_wan": 1e4}})
+    assert dear_small.schools.loc["S3", "decision"] in ("merge", "convert")

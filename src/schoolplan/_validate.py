@@ -70,6 +70,16 @@ def normalise_columns(df: pd.DataFrame, spec: LayerSpec) -> dict[str, str]:
     return mapping
 
 
+def _text(v: object) -> str | None:
+    """Text value: numbers read from spreadsheets lose their '.0'; blanks become None."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    t = str(v).strip()
+    return t or None
+
+
 def _rows(mask: pd.Series, ids: pd.Series | None) -> list[object]:
     idx = mask[mask].index
     if ids is not None:
@@ -208,7 +218,7 @@ def validate_layer(
             raise NonUniqueIdError("ids are missing", column=spec.id_column,
                                    rows=[int(i) + 1 for i in empty[empty].index],
                                    fix="give every row a unique id", **where)
-        as_text = raw_ids.map(lambda v: str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v).strip())
+        as_text = raw_ids.map(_text)
         out[spec.id_column] = as_text.astype(object)
         dup = as_text.duplicated(keep=False)
         if dup.any():
@@ -238,9 +248,7 @@ def validate_layer(
                 bad = s.isna() | (s.astype("string").str.strip() == "")
                 raise SchemaError("required text is missing", column=col.name, rows=_rows(bad, ids),
                                   fix="fill in every row", **where)
-            out[col.name] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                  else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
-                                  ).astype(object)
+            out[col.name] = s.map(_text).astype(object)
     if isinstance(out, gpd.GeoDataFrame) and spec.geometry not in (None, "Any"):
         _check_geometry(out, spec, where, ids)
     return out

@@ -119,7 +119,7 @@ def _road_km(county: Any) -> float | None:
     if county.roads is None:
         return None
     graph = build_graph(county.roads, profile="school_bus", crs=county.crs)
-    return float(graph.length_km)
+    return float(graph.stats["km"])
 
 
 @app.command()

@@ -105,6 +105,7 @@ def default_rules(standards: Mapping[str, Any] | None = None, **overrides: Any) 
         "min_condition": 60.0,
         "boarding_bands": ("upper", "junior"),
         "max_board_minutes": 120.0,
+        "overflow_minutes": 15.0,
         "junior_to_county_seat": True,
         "class_size": {"primary": int(s["class_size"]["primary"]), "junior": int(s["class_size"]["junior"]),
                        "teaching_point": int(s["class_size"]["teaching_point"])},
@@ -382,7 +383,8 @@ def _rules_layout(
         for sid in schools.index:
             decision[sid] = "keep"
             reason[sid] = ("现状保留", "status quo")
-        return decision, reason, _assign(minutes, level_of, set(schools.index), demand, before), []
+        assign, _full = _assign(minutes, level_of, set(schools.index), demand, before, r, _seats(schools, r))
+        return decision, reason, assign, []
     anchors = _anchors(schools, county, r)
     fixed = set(map(str, r["fixed_open"]))
     anchor_txt = {"central": ("乡镇中心校，作为接收学校", "township central school (receiving)"),
@@ -457,14 +459,23 @@ def _rules_layout(
     open_ids = {s for s, d in decision.items() if d == "keep"}
     # kept small schools serve only pupils within the bus radius (or their own 应留必留 villages)
     small = [s for s in open_ids if s not in anchors and s not in fixed]
-    reach = minutes.notna()
-    for s in small:
-        own = set().union(*(set(before[b][0][before[b][0] == s].index) for b in BANDS))
-        reach[s] = (bus[s] <= bus_r) | minutes.index.isin(list(own))
-    assign = _assign(minutes, level_of, open_ids, demand, before, reach=reach)
-    assign, new_sites = _capacity(county, schools, site_ids, bus, minutes, level_of, open_ids, demand, assign,
-                                  before, r, decision, reason)
+    reach = {}
+    for b in BANDS:
+        reach[b] = minutes.notna()
+        for s in small:
+            reach[b][s] = (bus[s] <= bus_r) | (before[b][0] == s).reindex(minutes.index, fill_value=False)
+    assign, new_sites = _place(county, schools, site_ids, bus, minutes, level_of, open_ids, demand, before, r,
+                               decision, reason, reach=reach)
     return decision, reason, assign, new_sites
+
+
+def _seats(schools: pd.DataFrame, r: Mapping[str, Any]) -> pd.Series:
+    """Classroom seats now: ``capacity_seats``, else classes × standard class size."""
+    size = schools["level"].map(lambda lv: r["class_size"]["teaching_point"] if lv == "teaching_point"
+                                else r["class_size"]["junior"] if lv == "junior" else r["class_size"]["primary"])
+    fallback = schools["classes"].fillna(0).astype(float) * size
+    seats = schools["capacity_seats"].astype(float) if "capacity_seats" in schools else fallback
+    return seats.fillna(fallback)
 
 
 def _assign(
@@ -473,33 +484,94 @@ def _assign(
     open_ids: set[str],
     demand: pd.DataFrame,
     before: Mapping[str, tuple[pd.Series, pd.Series]],
+    r: Mapping[str, Any],
+    seats: pd.Series,
     *,
-    reach: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Each village-band to its nearest open school of the band (single source)."""
-    parts = []
+    reach: Mapping[str, pd.DataFrame] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Share each village-band among open schools: a capacitated transportation LP on HiGHS.
+
+    Minimises pupil-minutes plus ``overflow_minutes`` per pupil placed above a
+    school's current seats (crowding or expansion), with every school at most its
+    maximum size. Pupils may go to schools within their day limit (or boarding
+    range), and always to their nearest school of the band, so that pupils beyond
+    every limit still appear (and are reported). Pupils that fit nowhere because
+    every reachable school is at its maximum size come back in the second frame.
+
+    Returns
+    -------
+    tuple of DataFrame
+        Assignment rows ``village_id, band, pupils, school_id, school_before,
+        minutes_before`` (one row per village × band × school share) and the
+        unplaced ``village_id, band, pupils``.
+    """
+    from schoolplan.optimize import _Model
+
+    cols = [c for c in minutes.columns if c in open_ids]
+    col_pos = {c: j for j, c in enumerate(cols)}
+    d = demand.reset_index(drop=True)
+    vi, sj, cost, dd = [], [], [], []
+    t = minutes[cols]
     for band in BANDS:
-        d = demand[demand["band"] == band]
-        if d.empty:
+        idx = d.index[d["band"] == band]
+        if not len(idx):
             continue
-        ok = _allowed(level_of, minutes.columns, band) & minutes.columns.isin(list(open_ids))
-        mask = pd.DataFrame(np.broadcast_to(ok.to_numpy(), minutes.shape), index=minutes.index,
-                            columns=minutes.columns)
+        ok = _allowed(level_of, pd.Index(cols), band)
+        mask = pd.DataFrame(np.broadcast_to(ok.to_numpy(), t.shape), index=t.index, columns=t.columns)
         if reach is not None:
-            mask = mask & reach.reindex(index=minutes.index, columns=minutes.columns, fill_value=True)
-        sid, _mins = _nearest(minutes, mask)
-        prev_id, prev_min = before[band]
-        parts.append(pd.DataFrame({
-            "village_id": d["village_id"].to_numpy(), "band": band, "pupils": d["pupils"].to_numpy(),
-            "school_id": sid.reindex(d["village_id"]).to_numpy(),
-            "school_before": prev_id.reindex(d["village_id"]).to_numpy(),
-            "minutes_before": prev_min.reindex(d["village_id"]).to_numpy(),
-        }))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["village_id", "band", "pupils", "school_id", "school_before", "minutes_before"])
+            mask = mask & reach[band].reindex(index=t.index, columns=t.columns, fill_value=True)
+        nearest_id, _ = _nearest(t, mask)
+        limit = r["max_board_minutes"] if band in r["boarding_bands"] else r["day_limit_minutes"][band]
+        within = mask & (t <= limit)
+        for k in idx:
+            v = d.at[k, "village_id"]
+            row = t.loc[v].to_numpy(float)
+            allowed = within.loc[v].to_numpy(bool).copy()
+            near = nearest_id.get(v)
+            if near is not None:
+                allowed[col_pos[near]] = True
+            for j in np.flatnonzero(allowed & np.isfinite(row)):
+                vi.append(k)
+                sj.append(j)
+                cost.append(d.at[k, "pupils"] * row[j])
+                dd.append(d.at[k, "pupils"])
+    vi_a, sj_a, dd_a = np.array(vi, dtype=np.int64), np.array(sj, dtype=np.int64), np.array(dd, dtype=float)
+    n, m = len(d), len(cols)
+    model = _Model()
+    x0 = model.add_cols(np.array(cost, dtype=float), 0.0, 1.0, integer=False)
+    u0 = model.add_cols(d["pupils"].to_numpy(float) * 1e5, 0.0, 1.0, integer=False)
+    cap = seats.reindex(cols).fillna(0.0).to_numpy(float)
+    big = np.array([float(r["max_size"].get(level_of[c], 2000)) for c in cols])
+    o0 = model.add_cols(np.full(m, float(r["overflow_minutes"])), 0.0, np.maximum(big - cap, 0.0) + 1e-9,
+                        integer=False)
+    r0 = model.add_rows(1.0, 1.0, n)
+    model.add_entries(r0 + vi_a, x0 + np.arange(len(vi_a)), 1.0)
+    model.add_entries(r0 + np.arange(n), u0 + np.arange(n), 1.0)
+    r1 = model.add_rows(-np.inf, np.minimum(cap, big), m)
+    model.add_entries(r1 + sj_a, x0 + np.arange(len(vi_a)), dd_a)
+    model.add_entries(r1 + np.arange(m), o0 + np.arange(m), -1.0)
+    run = model.solve(sense=1, time_limit=float(r.get("time_limit", 60.0)), mip_rel_gap=1e-9, threads=None)
+    if run.x is None:
+        raise InfeasibleError("the pupil assignment could not be solved", fix="report this with your data")
+    share = run.x[x0:x0 + len(vi_a)]
+    keep = share > 1e-6
+    rows = pd.DataFrame({"k": vi_a[keep], "school_id": [cols[j] for j in sj_a[keep]], "share": share[keep]})
+    out = d.loc[rows["k"], ["village_id", "band", "pupils"]].reset_index(drop=True)
+    out["pupils"] = out["pupils"].to_numpy() * rows["share"].to_numpy()
+    out["school_id"] = rows["school_id"].to_numpy()
+    unplaced = d.assign(pupils=d["pupils"] * run.x[u0:u0 + n])
+    unplaced = unplaced[unplaced["pupils"] > 1e-6][["village_id", "band", "pupils"]]
+    no_school = d[~d.index.isin(vi_a)]
+    lost = pd.concat([unplaced[unplaced.index.isin(vi_a)], no_school]).drop_duplicates()
+    extra = unplaced[~unplaced.index.isin(vi_a)]
+    out = pd.concat([out, extra.assign(school_id=None)], ignore_index=True)
+    out["school_before"] = [before[b][0].get(v) for v, b in zip(out["village_id"], out["band"], strict=True)]
+    out["minutes_before"] = [before[b][1].get(v, np.nan) for v, b in zip(out["village_id"], out["band"], strict=True)]
+    capacity_lost = lost[lost.index.isin(vi_a)] if len(lost) else lost
+    return out, capacity_lost
 
 
-def _capacity(
+def _place(
     county: County,
     schools: pd.DataFrame,
     site_ids: pd.Index,
@@ -508,60 +580,41 @@ def _capacity(
     level_of: pd.Series,
     open_ids: set[str],
     demand: pd.DataFrame,
-    assign: pd.DataFrame,
     before: Mapping[str, tuple[pd.Series, pd.Series]],
     r: Mapping[str, Any],
     decision: dict[str, str],
     reason: dict[str, tuple[str, str]],
+    *,
+    reach: Mapping[str, pd.DataFrame] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Move the farthest villages off schools above the maximum size; open sites when nothing has room."""
+    """Assign pupils; open candidate sites while reachable schools are all at their maximum size."""
     new_sites: list[str] = []
-    max_size = r["max_size"]
-    for _ in range(200):
-        load = assign.groupby("school_id")["pupils"].sum()
-        over = [s for s, p in load.items() if s in schools.index and p > max_size.get(level_of[s], 2000) + 1e-6]
-        if not over:
-            break
-        sid = over[0]
-        cap = max_size.get(level_of[sid], 2000)
-        rows = assign[assign["school_id"] == sid].copy()
-        rows["m"] = [minutes.at[v, sid] for v in rows["village_id"]]
-        moved = False
-        for i, row in rows.sort_values("m", ascending=False).iterrows():
-            if assign.loc[assign["school_id"] == sid, "pupils"].sum() <= cap + 1e-6:
-                break
-            band = row["band"]
-            reach = r["max_board_minutes"] if band in r["boarding_bands"] else r["day_limit_minutes"][band]
-            ok = [c for c in minutes.columns if c in open_ids and c != sid and level_of[c] in BANDS[band]["levels"]
-                  and minutes.at[row["village_id"], c] <= reach]
-            ok.sort(key=lambda c: minutes.at[row["village_id"], c])
-            for c in ok:
-                room = max_size.get(level_of[c], 2000) - assign.loc[assign["school_id"] == c, "pupils"].sum()
-                if room >= row["pupils"]:
-                    assign.loc[i, "school_id"] = c
-                    moved = True
-                    break
-        if not moved:
-            if len(site_ids) and r["allow_new"]:
-                tw = schools.loc[sid, "township_id"]
-                cand = [s for s in site_ids if s not in new_sites]
-                far = rows.sort_values("m", ascending=False)["village_id"].iloc[:5]
-                if cand:
-                    best = min(cand, key=lambda s: float(np.nanmean(bus.loc[far, s])))
-                    new_sites.append(best)
-                    level = "junior" if level_of[sid] == "junior" else "primary"
-                    level_of = pd.concat([level_of, pd.Series({best: level})])
-                    minutes = minutes.join(bus[[best]])
-                    open_ids = open_ids | {best}
-                    decision[best] = "new"
-                    reason[best] = (f"{tw}学位不足，新建学校", f"not enough seats near {sid}: new school")
-                    continue
+    seats = _seats(schools, r)
+    while True:
+        assign, full = _assign(minutes, level_of, open_ids, demand, before, r, seats, reach=reach)
+        if full.empty:
+            return assign, new_sites
+        cand = [s for s in site_ids if s not in new_sites] if r["allow_new"] else []
+        vs = full["village_id"].unique()
+        if not cand:
+            tw = county.villages.loc[vs, "township_id"].value_counts()
             raise InfeasibleError(
-                f"school {sid} ({schools.loc[sid, 'name']}) would exceed the maximum size of {cap} pupils and no "
-                "other school or candidate site has room",
-                layer="schools", rows=[sid],
+                f"not enough seats: {full['pupils'].sum():.0f} pupils "
+                f"({', '.join(f'{k}: {v}' for k, v in tw.items())} villages by township) find no school under its "
+                "maximum size within reach",
+                layer="villages", rows=list(vs),
                 fix="allow new schools on candidate sites, raise max_size, or keep more schools open")
-    return assign, new_sites
+        best = min(cand, key=lambda s: float(np.nanmean(bus.loc[vs, s].to_numpy(float))))
+        level = "junior" if set(full["band"]) == {"junior"} else "primary"
+        new_sites.append(best)
+        level_of = pd.concat([level_of, pd.Series({best: level})])
+        minutes = minutes.join(bus[[best]]) if best not in minutes.columns else minutes
+        seats = pd.concat([seats, pd.Series({best: 0.0})])
+        open_ids = open_ids | {best}
+        decision[best] = "new"
+        tws = ", ".join(sorted(set(county.villages.loc[vs, "township_id"].dropna().astype(str))))
+        reason[best] = (f"{tws}学位不足（{full['pupils'].sum():.0f}人），在此新建学校",
+                        f"not enough seats for {full['pupils'].sum():.0f} pupils of {tws}: new school here")
 
 
 def _build_plan(
@@ -623,6 +676,8 @@ def _build_plan(
         classes_before = 0 if is_new else int(base.get("classes") or 0)
         need = _classes_needed(bands, size, level)
         added = max(0, need - classes_before) if decision.get(sid) in ("keep", "new", "expand") else 0
+        if mode == "status_quo":
+            added = 0  # the status quo builds nothing: pupils crowd into today's classes
         dec = decision.get(sid, "keep")
         if dec == "keep" and added > 0 and mode != "status_quo":
             dec = "expand"
@@ -690,8 +745,8 @@ def _build_plan(
         }, geometry=closed.geometry, crs=county.crs)
         out = pd.concat([out, vac])
     out.index.name = "school_id"
-    a_out = a.rename(columns={})[["village_id", "band", "school_id", "pupils", "mode", "minutes",
-                                  "minutes_before", "over_limit"]]
+    a_out = a[["village_id", "band", "school_id", "pupils", "mode", "minutes", "school_before",
+               "minutes_before", "over_limit"]]
     return LayoutPlan(schools=out, assignment=a_out, summary=_summary(out, a_out, county, r),
                       infeasible=infeasible_df, params={"mode": mode, **r})
 

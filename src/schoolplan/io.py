@@ -485,6 +485,9 @@ def atomic_dir(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; outputs are ordinary folders
     except OSError as exc:
         raise OutputError(f"the output folder cannot be written: {exc.strerror}", file=str(target),
                           fix="choose a folder you can write to") from None
@@ -522,6 +525,8 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame | pd.DataFrame], path: str | P
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".gpkg", dir=target.parent)
     os.close(fd)
     os.unlink(tmp)
+    # a fixed "last change" date keeps GeoPackages byte-identical for the same content
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": "2000-01-01T00:00:00.000Z"})
     try:
         for name, df in layers.items():
             frame = _gpkg_safe(df)

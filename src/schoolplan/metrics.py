@@ -218,3 +218,199 @@ def balance_report(
                 "schools_below": int((x[ok] < threshold).sum()), "schools": int(ok.sum()),
             })
     return pd.DataFrame(rows)
+
+
+#: Labels of the scenario indicators (key → (zh, en)), in display order.
+INDICATOR_LABELS: dict[str, tuple[str, str]] = {
+    "schools_primary": ("小学（含九年制）数", "Primary schools (incl. nine-year)"),
+    "schools_teaching_point": ("教学点数", "Teaching points"),
+    "schools_junior": ("初中（含九年制）数", "Junior schools (incl. nine-year)"),
+    "schools_kept": ("保留学校", "Schools kept"),
+    "schools_expanded": ("扩建学校", "Schools expanded"),
+    "schools_merged": ("撤并学校（含改建）", "Schools merged (incl. converted)"),
+    "schools_new": ("新建学校", "New schools"),
+    "pupils": ("义务教育学生", "Compulsory pupils"),
+    "pupils_over_limit": ("校车单程超时学生", "Pupils over the bus limit"),
+    "share_within_limit": ("校车时限内学生比例", "Share within the bus limit"),
+    "mean_minutes": ("平均单程（分钟）", "Mean one-way minutes"),
+    "p95_minutes": ("95%分位单程（分钟）", "95th percentile minutes"),
+    "max_minutes": ("最长单程（分钟）", "Longest one-way minutes"),
+    "boarders": ("寄宿生", "Boarders"),
+    "beds_needed": ("需新增床位", "Beds to add"),
+    "buses": ("校车（辆）", "School buses"),
+    "classes_added": ("需新增班级（教室）", "Classrooms to build"),
+    "classes_over_standard": ("超标准班额班级", "Classes above 45/50"),
+    "classes_large": ("大班额（≥56人）", "Large classes (≥56)"),
+    "classes_very_large": ("超大班额（≥66人）", "Very large classes (≥66)"),
+    "seats_short_kindergarten": ("目标年幼儿园学位缺口", "Kindergarten seats short (target year)"),
+    "seats_short_primary": ("目标年小学学位缺口", "Primary seats short (target year)"),
+    "seats_short_junior": ("目标年初中学位缺口", "Junior seats short (target year)"),
+    "land_m2_kindergarten": ("幼儿园预留用地（㎡）", "Kindergarten land to reserve (m²)"),
+    "land_m2_primary": ("小学预留用地（㎡）", "Primary land to reserve (m²)"),
+    "land_m2_junior": ("初中预留用地（㎡）", "Junior land to reserve (m²)"),
+    "kindergarten_public_share": ("公办园在园幼儿占比", "Public kindergarten share"),
+    "kindergarten_inclusive_share": ("普惠性幼儿园覆盖率", "Inclusive (普惠) share"),
+    "teachers_needed": ("需要教师", "Teachers needed"),
+    "teachers_surplus": ("富余教师（可调配）", "Surplus teachers (redeployable)"),
+    "vacated_buildings": ("闲置校舍", "Vacated buildings"),
+    "capital_cost_wan": ("投资估算（万元）", "Capital cost estimate (10k yuan)"),
+    "cv_primary_max": ("小学最大差异系数", "Largest primary CV"),
+    "cv_junior_max": ("初中最大差异系数", "Largest junior CV"),
+    "cv_primary_pass": ("小学达标指标数（/7）", "Primary CV indicators passing (of 7)"),
+    "cv_junior_pass": ("初中达标指标数（/7）", "Junior CV indicators passing (of 7)"),
+}
+
+#: Indicators where a larger value is better (for highlighting the best scenario).
+HIGHER_IS_BETTER = {"share_within_limit", "kindergarten_public_share", "kindergarten_inclusive_share",
+                    "teachers_surplus", "cv_primary_pass", "cv_junior_pass"}
+
+
+def _class_counts_now(county: Any, standards: Mapping[str, Any]) -> dict[str, int]:
+    e = county.enrolment
+    e = e[(e["year"] == e["year"].max()) & e["level"].isin(["primary", "junior"])]
+    if "classes" not in e or e["classes"].isna().all():
+        s = county.schools[(county.schools["status"] == "open") & county.schools["level"].isin(
+            ["primary", "teaching_point", "nine_year", "junior"])]
+        e = pd.DataFrame({"level": s["level"].replace({"teaching_point": "primary", "nine_year": "primary"}),
+                          "students": s["students"], "classes": s["classes"]})
+    cs = standards["class_size"]
+    out = {"over_limit": 0, "large": 0, "very_large": 0}
+    for level, limit in (("primary", cs["primary"]), ("junior", cs["junior"])):
+        sub = e[e["level"] == level]
+        c = class_size_counts(sub["students"], sub["classes"], limit=limit, large=cs["large_class"],
+                              very_large=cs["very_large_class"])
+        for k in out:
+            out[k] += c[k]
+    return out
+
+
+def _class_counts_plan(plan: Any, standards: Mapping[str, Any]) -> dict[str, int]:
+    s = plan.schools[plan.schools["decision"].isin(["keep", "expand", "new"]) & (plan.schools["classes_after"] > 0)]
+    cs = standards["class_size"]
+    out = {"over_limit": 0, "large": 0, "very_large": 0}
+    for _sid, row in s.iterrows():
+        # each school's own standard: seats per class after the plan (45, 50, 30 or a nine-year mix)
+        limit = int(np.floor(row["capacity_after"] / row["classes_after"] + 1e-9))
+        c = class_size_counts([row["students_after"]], [row["classes_after"]], limit=limit,
+                              large=cs["large_class"], very_large=cs["very_large_class"])
+        for k in out:
+            out[k] += c[k]
+    return out
+
+
+def seats_short(county: Any, plan: Any, demand: pd.DataFrame, year: int) -> dict[str, float]:
+    """Seats short per level in ``year``.
+
+    Primary and junior: for every school of the plan, the target-year pupils it is
+    assigned above its seats after the plan (``capacity_after``), plus pupils the
+    plan cannot place; nine-year schools are split by the bands they serve.
+    Kindergarten: per township, forecast children (p50) above the kindergarten
+    seats (``capacity_seats``), summed.
+    """
+    out = {"primary": 0.0, "junior": 0.0}
+    a = plan.assignment
+    stage = a["band"].map({"lower": "primary", "upper": "primary", "junior": "junior"})
+    load = a[a["mode"] != "unserved"].assign(stage=stage).groupby(["school_id", "stage"])["pupils"].sum()
+    active = plan.schools[plan.schools["decision"].isin(["keep", "expand", "new"])]
+    for sid, row in active.iterrows():
+        if sid not in load.index.get_level_values(0):
+            continue
+        parts = load.loc[sid]
+        total = float(parts.sum())
+        over = max(0.0, total - float(row["capacity_after"]))
+        for st, p in parts.items():
+            out[str(st)] += over * float(p) / total if total else 0.0
+    unserved = a[a["mode"] == "unserved"].assign(stage=stage).groupby("stage")["pupils"].sum()
+    for st, p in unserved.items():
+        out[str(st)] += float(p)
+    d = demand[(demand["year"] == year) & (demand["level"] == "kindergarten")].groupby("zone")["p50"].sum()
+    kg = county.schools[(county.schools["status"] == "open") & (county.schools["level"] == "kindergarten")]
+    cap = kg.groupby("township_id")["capacity_seats"].sum()
+    out["kindergarten"] = float(sum(max(0.0, v - float(cap.get(tw, 0.0))) for tw, v in d.items()))
+    return out
+
+
+def scenario_indicators(
+    county: Any,
+    plan: Any,
+    reserved: Any,
+    demand: pd.DataFrame,
+    standards: Mapping[str, Any],
+    *,
+    target_year: int,
+) -> pd.Series:
+    """One row of indicators for a scenario (keys of :data:`INDICATOR_LABELS`).
+
+    Parameters
+    ----------
+    county, plan, reserved, demand
+        The scenario's county, :class:`~schoolplan.results.LayoutPlan`,
+        :class:`~schoolplan.results.ReservedLand` (or None) and seat forecast.
+    standards
+        Norms (class sizes, 优质均衡 thresholds, costs).
+    target_year
+        Year of the seat balance.
+
+    Returns
+    -------
+    pandas.Series
+    """
+    s = plan.schools
+    summ = plan.summary
+    active = s[s["decision"].isin(["keep", "expand", "new"])]
+    status_quo = plan.params.get("mode") == "status_quo"
+    classes = _class_counts_now(county, standards) if status_quo else _class_counts_plan(plan, standards)
+    short = seats_short(county, plan, demand, target_year) if target_year in set(demand["year"]) else {}
+    costs = standards["costs"] | dict(plan.params.get("costs", {}))
+    capital = (summ["classes_added"] * costs.get("classroom_wan", 0.0)
+               + summ["new_schools"] * costs.get("new_primary_24_wan", costs.get("new_school_wan", 0.0))
+               + summ["beds_needed"] * costs.get("boarding_bed_wan", costs.get("bed_wan", 0.0))
+               + summ["buses"] * costs.get("bus_wan", 0.0))
+    # 优质均衡: resources per pupil of the schools that stay, with their pupils after the plan
+    # (today's pupils in the status quo); schools under 50 pupils are left out (Hebei rule).
+    balance_schools = active[["level", "students_before", "students_after"]].join(
+        county.schools[[c for c, *_ in BALANCE_INDICATORS.values() if c in county.schools]], how="left")
+    balance_schools["students"] = balance_schools["students_before" if status_quo else "students_after"]
+    bal = balance_report(balance_schools, standards, exclude_below=50)
+    row: dict[str, Any] = {
+        "schools_primary": int(active["level"].isin(["primary", "nine_year"]).sum()),
+        "schools_teaching_point": int((active["level"] == "teaching_point").sum()),
+        "schools_junior": int(active["level"].isin(["junior", "nine_year"]).sum()),
+        "schools_kept": int((s["decision"] == "keep").sum()),
+        "schools_expanded": int((s["decision"] == "expand").sum()),
+        "schools_merged": int(s["decision"].isin(["merge", "convert"]).sum()),
+        "schools_new": int((s["decision"] == "new").sum()),
+        "pupils": round(summ["pupils"]),
+        "pupils_over_limit": round(summ["pupils_over_limit"]),
+        "share_within_limit": round(summ["share_within_limit"], 4),
+        "mean_minutes": round(summ["mean_minutes"], 1),
+        "p95_minutes": round(summ["p95_minutes"], 1),
+        "max_minutes": round(summ["max_minutes"], 1),
+        "boarders": round(summ["boarders"]),
+        "beds_needed": int(summ["beds_needed"]),
+        "buses": int(summ["buses"]),
+        "classes_added": int(summ["classes_added"]),
+        "classes_over_standard": classes["over_limit"],
+        "classes_large": classes["large"],
+        "classes_very_large": classes["very_large"],
+        "seats_short_kindergarten": round(short.get("kindergarten", np.nan)),
+        "seats_short_primary": round(short.get("primary", np.nan)),
+        "seats_short_junior": round(short.get("junior", np.nan)),
+        "teachers_needed": int(summ["teachers_needed"]),
+        "teachers_surplus": int(summ["teachers_surplus"]),
+        "vacated_buildings": int(summ["vacated"]),
+        "capital_cost_wan": round(float(capital), 1),
+        "cv_primary_max": round(float(bal.loc[bal.level == "primary", "cv"].max()), 3),
+        "cv_junior_max": round(float(bal.loc[bal.level == "junior", "cv"].max()), 3),
+        "cv_primary_pass": int(bal.loc[bal.level == "primary", "cv_pass"].fillna(False).astype(bool).sum()),
+        "cv_junior_pass": int(bal.loc[bal.level == "junior", "cv_pass"].fillna(False).astype(bool).sum()),
+    }
+    for lv in ("kindergarten", "primary", "junior"):
+        row[f"land_m2_{lv}"] = round(float(reserved.summary.get(f"land_m2_{lv}", 0.0))) if reserved else np.nan
+    kg = county.schools[(county.schools["status"] == "open") & (county.schools["level"] == "kindergarten")]
+    kids = float(kg["students"].fillna(0).sum())
+    row["kindergarten_public_share"] = round(float(kg.loc[kg["ownership"] == "public", "students"].sum()) / kids, 4) \
+        if kids else np.nan
+    row["kindergarten_inclusive_share"] = round(float(kg.loc[kg["ownership"].isin(["public", "inclusive_private"]),
+                                                             "students"].sum()) / kids, 4) if kids else np.nan
+    return pd.Series({k: row[k] for k in INDICATOR_LABELS})

@@ -55,9 +55,10 @@ class LayoutPlan:
         DataFrame, one row per village × grade band × school: ``village_id``,
         ``band`` (``kg``, ``lower`` = grades 1–3, ``upper`` = 4–6, ``junior`` = 7–9),
         ``school_id``, ``pupils``, ``mode`` (a key of :data:`MODES`), ``minutes``
-        (one-way bus or walk minutes; NaN when unserved), ``minutes_before``
-        (to the school attended before the plan), ``over_limit`` (bool: above the
-        bus radius).
+        (one-way bus or walk minutes; NaN when unserved), ``school_before`` and
+        ``minutes_before`` (the school attended before the plan: the nearest open
+        school of the band, and its minutes), ``over_limit`` (bool: above the bus
+        radius).
     summary
         Headline numbers: ``schools_before``/``schools_after`` (by level),
         ``pupils_over_limit``, ``mean_minutes``, ``p95_minutes``, ``max_minutes``,
