@@ -1,0 +1,422 @@
+"""Readers: every road source becomes the same list of tagged polylines (``_Pieces``).
+
+A *piece* is one OSM way, one road-layer line or one graph edge: an ordered run of
+vertices plus its tags. Vertices carry a key when their identity is known (OSM node
+id, graph node) and are matched by coordinates otherwise (road layers, interior
+points of graph-edge geometries).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import warnings
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS
+
+from schoolplan.errors import CrsError, DataWarning, InputFileError, NetworkError
+
+__all__: list[str] = []
+
+#: OSM way tags read from OSM files.
+OSM_TAGS: tuple[str, ...] = (
+    "highway", "maxspeed", "oneway", "junction", "access", "bus", "psv", "motor_vehicle",
+    "motorcar", "vehicle", "foot", "service", "area", "name", "hazard",
+)
+_BAD_HAZARD = {"curve", "curves", "dangerous_curve", "dangerous_curves", "steep_incline",
+               "steep_decline", "narrow_road", "narrow", "landslide", "rockfall"}
+PBF_SUFFIXES = (".pbf", ".o5m")
+XML_SUFFIXES = (".osm", ".xml", ".osm.xml", ".osm.bz2", ".osm.gz")
+LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gdb", ".zip", ".sqlite", ".gml", ".kml")
+
+
+@dataclass
+class _Pieces:
+    """Tagged polylines from one source (internal)."""
+
+    crs: CRS
+    ptr: NDArray[np.int64]  # piece i has vertices ptr[i]:ptr[i+1]
+    vx: NDArray[np.float64]
+    vy: NDArray[np.float64]
+    vkey: NDArray[np.int64]  # >= 0: identity key; -1: match by coordinates
+    tags: list[dict[str, Any]]
+    label: str
+    unknown_class: str = "exclude"  # or "default" (road layers)
+    minutes: NDArray[np.float64] | None = None  # explicit travel time per piece
+    direction: NDArray[np.int8] | None = None  # 0 from tags, 1 forward only, 2 both ways
+    node_ids: NDArray[np.int64] | None = None  # external id per key (graph inputs)
+    n_missing_ways: int = 0
+
+
+def _osm_tags(t: Any) -> dict[str, Any]:
+    out = {k: t.get(k) for k in OSM_TAGS if t.get(k) is not None}
+    hz = str(out.get("hazard", "")).lower()
+    if hz in _BAD_HAZARD:
+        out["bad_road"] = True
+    return out
+
+
+def read_osm_osmium(path: Path) -> _Pieces:
+    """Read highway ways of an OSM PBF or XML file with pyosmium.
+
+    Ways whose nodes are missing from the extract are cut at the missing nodes
+    (the complete runs are kept) and counted in ``n_missing_ways``.
+    """
+    import osmium
+
+    ptr = [0]
+    vx: list[float] = []
+    vy: list[float] = []
+    vkey: list[int] = []
+    tags: list[dict[str, Any]] = []
+    n_missing = 0
+    try:
+        fp = (osmium.FileProcessor(str(path)).with_locations()
+              .with_filter(osmium.filter.KeyFilter("highway"))
+              .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY)))
+        for w in fp:
+            t = _osm_tags(w.tags)
+            run_x: list[float] = []
+            run_y: list[float] = []
+            run_k: list[int] = []
+            missing = False
+            for n in w.nodes:
+                loc = n.location
+                if loc.valid():
+                    run_x.append(loc.lon)
+                    run_y.append(loc.lat)
+                    run_k.append(n.ref)
+                    continue
+                missing = True
+                if len(run_k) >= 2:
+                    vx += run_x
+                    vy += run_y
+                    vkey += run_k
+                    ptr.append(len(vkey))
+                    tags.append(t)
+                run_x, run_y, run_k = [], [], []
+            if len(run_k) >= 2:
+                vx += run_x
+                vy += run_y
+                vkey += run_k
+                ptr.append(len(vkey))
+                tags.append(t)
+            n_missing += missing
+    except RuntimeError as exc:
+        raise InputFileError(f"cannot read the OSM file: {exc}", file=str(path),
+                             fix="check that the file is a complete .osm.pbf / .osm extract "
+                                 "(re-download or re-export it)") from None
+    return _Pieces(crs=CRS.from_epsg(4326), ptr=np.asarray(ptr, dtype=np.int64),
+                   vx=np.asarray(vx, dtype=np.float64), vy=np.asarray(vy, dtype=np.float64),
+                   vkey=np.asarray(vkey, dtype=np.int64), tags=tags, label=str(path),
+                   n_missing_ways=n_missing, node_ids=None)
+
+
+def _drop_incomplete_ways(path: Path, out: Path) -> int:
+    """Write a copy of an OSM XML file without ways that reference missing nodes."""
+    try:
+        tree = ET.parse(path)
+    except (ET.ParseError, OSError) as exc:
+        raise InputFileError(f"cannot read the OSM XML file: {exc}", file=str(path),
+                             fix="check that the file is complete OSM XML") from None
+    root = tree.getroot()
+    nodes = {el.get("id") for el in root.iter("node")}
+    dropped = 0
+    for way in list(root.findall("way")):
+        if any(nd.get("ref") not in nodes for nd in way.findall("nd")):
+            root.remove(way)
+            dropped += 1
+    tree.write(out, encoding="utf-8", xml_declaration=True)
+    return dropped
+
+
+def read_osm_xml_osmnx(path: Path, *, bidirectional: bool) -> tuple[nx.MultiDiGraph, int]:
+    """Read an OSM XML file with ``osmnx.graph_from_xml``, first dropping ways whose
+    nodes are missing from the extract (osmnx raises "Some edges missing nodes")."""
+    import osmnx as ox
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clean = Path(tmp) / "clean.osm"
+        dropped = _drop_incomplete_ways(path, clean)
+        saved = list(ox.settings.useful_tags_way)
+        ox.settings.useful_tags_way = sorted(set(saved) | set(OSM_TAGS))
+        try:
+            G = ox.graph_from_xml(clean, bidirectional=bidirectional, simplify=False, retain_all=True)
+        except Exception as exc:  # osmnx raises several types for empty / odd files
+            raise NetworkError(f"osmnx could not build a graph from the OSM XML file: {exc}",
+                               file=str(path), fix="check that the file contains highway ways") from None
+        finally:
+            ox.settings.useful_tags_way = saved
+    return G, dropped
+
+
+def read_graphml(path: Path) -> nx.Graph:
+    """Read a GraphML file (osmnx-style typed attributes when possible)."""
+    import osmnx as ox
+
+    try:
+        return ox.load_graphml(path, edge_dtypes={"minutes": float, "length_m": float,
+                                                  "speed_kmh": float, "oneway": _parse_bool})
+    except Exception:
+        try:
+            return nx.read_graphml(path)
+        except Exception as exc:
+            raise InputFileError(f"cannot read the GraphML file: {exc}", file=str(path),
+                                 fix="save graphs with osmnx.save_graphml or networkx.write_graphml") from None
+
+
+def _parse_bool(v: Any) -> bool:
+    return str(v).strip().lower() in {"true", "1", "yes"}
+
+
+def pieces_from_networkx(
+    G: nx.Graph,
+    *,
+    weight: str | None,
+    weight_unit: str,
+    crs: Any,
+    label: str,
+    unknown_class: str = "exclude",
+) -> _Pieces:
+    """Convert a (Multi)(Di)Graph with node ``x``/``y`` into pieces (one per edge)."""
+    crs_value = crs if crs is not None else G.graph.get("crs")
+    if crs_value is None:
+        raise CrsError("the graph has no CRS (G.graph['crs'] is missing)",
+                       fix="pass crs= (e.g. 'EPSG:4326' for lon/lat node coordinates)")
+    try:
+        gcrs = CRS.from_user_input(crs_value)
+    except Exception as exc:
+        raise CrsError(f"unknown CRS '{crs_value}' on the graph: {exc}", fix="pass a valid crs=") from None
+    nodes = list(G.nodes)
+    if not nodes or G.number_of_edges() == 0:
+        raise NetworkError("the graph has no edges", fix="pass a graph with road edges")
+    index = {n: i for i, n in enumerate(nodes)}
+    try:
+        nxs = np.array([float(G.nodes[n]["x"]) for n in nodes])
+        nys = np.array([float(G.nodes[n]["y"]) for n in nodes])
+    except (KeyError, TypeError, ValueError):
+        raise NetworkError("graph nodes need numeric 'x' and 'y' attributes (coordinates)",
+                           fix="use an osmnx graph or set G.nodes[n]['x'], ['y']") from None
+    ids = np.array([n if isinstance(n, int | np.integer) and not isinstance(n, bool) else -1 for n in nodes],
+                   dtype=np.int64)
+    directed = G.is_directed()
+    ptr = [0]
+    vx: list[float] = []
+    vy: list[float] = []
+    vkey: list[int] = []
+    tags: list[dict[str, Any]] = []
+    minutes: list[float] = []
+    factor = {"min": 1.0, "s": 1 / 60, "h": 60.0}.get(weight_unit)
+    if factor is None:
+        raise NetworkError(f"unknown weight_unit '{weight_unit}'", fix="use 'min', 's' or 'h'")
+    missing_w = []
+    auto_minutes = weight is None and all("minutes" in d for _, _, d in G.edges(data=True))
+    wname = "minutes" if auto_minutes else weight
+    edges = G.edges(keys=True, data=True) if G.is_multigraph() else ((u, v, 0, d) for u, v, d in G.edges(data=True))
+    for u, v, k, d in edges:
+        iu, iv = index[u], index[v]
+        geom = d.get("geometry")
+        if isinstance(geom, str):
+            try:
+                geom = shapely.from_wkt(geom)
+            except Exception:
+                geom = None
+        if geom is not None and geom.geom_type == "LineString" and len(geom.coords) > 2:
+            cs = np.asarray(geom.coords)[:, :2]
+            # orient the geometry from u to v
+            if (np.hypot(*(cs[0] - (nxs[iu], nys[iu]))) > np.hypot(*(cs[-1] - (nxs[iu], nys[iu])))):
+                cs = cs[::-1]
+            mid = cs[1:-1]
+        else:
+            mid = np.empty((0, 2))
+        vx.append(nxs[iu])
+        vy.append(nys[iu])
+        vkey.append(iu)
+        vx.extend(mid[:, 0].tolist())
+        vy.extend(mid[:, 1].tolist())
+        vkey.extend([-1] * len(mid))
+        vx.append(nxs[iv])
+        vy.append(nys[iv])
+        vkey.append(iv)
+        ptr.append(len(vkey))
+        t: dict[str, Any] = {}
+        cls = d.get("road_class", d.get("highway"))
+        if cls is not None:
+            t["highway"] = cls
+        for key in ("maxspeed", "access", "bus", "psv", "motor_vehicle", "motorcar", "vehicle", "foot",
+                    "service", "area", "junction", "name", "bad_road", "speed_kmh"):
+            if d.get(key) is not None:
+                t[key] = d[key]
+        if str(d.get("hazard", "")).lower() in _BAD_HAZARD:
+            t["bad_road"] = True
+        tags.append(t)
+        if wname is not None:
+            w = d.get(wname)
+            try:
+                wf = float(w) * factor
+            except (TypeError, ValueError):
+                wf = math.nan
+            if not (wf >= 0 and math.isfinite(wf)):
+                missing_w.append((u, v, k))
+            minutes.append(wf)
+    if missing_w:
+        raise NetworkError(f"edges without a valid '{wname}' travel time (must be a number ≥ 0)",
+                           rows=missing_w, fix=f"set '{wname}' on every edge, or pass weight=None to use the profile")
+    n_pieces = len(tags)
+    return _Pieces(
+        crs=gcrs, ptr=np.asarray(ptr, dtype=np.int64), vx=np.asarray(vx, dtype=np.float64),
+        vy=np.asarray(vy, dtype=np.float64), vkey=np.asarray(vkey, dtype=np.int64), tags=tags,
+        label=label, unknown_class=unknown_class,
+        minutes=np.asarray(minutes, dtype=np.float64) if wname is not None else None,
+        direction=np.full(n_pieces, 1 if directed else 2, dtype=np.int8), node_ids=ids,
+    )
+
+
+# --------------------------------------------------------------------------- road layers
+_GEOFABRIK_ONEWAY = {"F": "yes", "T": "-1", "B": "no"}
+
+
+def read_road_file(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    """Read a road line layer (GPKG, SHP ...). Shapefiles honour ``.cpg``; without
+    one the DBF is read as UTF-8 when it decodes, else GBK/GB18030 (Chinese data)."""
+    from schoolplan.io import read_layer
+
+    gdf = read_layer(path, layer=layer, encoding=encoding)
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise NetworkError("the road layer has no geometry", file=str(path), layer=layer,
+                           fix="use a line layer (LineString / MultiLineString)")
+    return gdf
+
+
+def pieces_from_lines(
+    gdf: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    label: str,
+    class_column: str | None = None,
+    speed_column: str | None = None,
+    maxspeed_column: str | None = None,
+    oneway_column: str | None = None,
+    bad_road_column: str | None = None,
+    name_column: str | None = None,
+) -> _Pieces:
+    """Convert a road line layer into pieces; columns are found by the ROADS schema aliases."""
+    from schoolplan._validate import normalise_columns
+    from schoolplan.schema import LAYERS
+
+    if isinstance(gdf, gpd.GeoSeries):
+        gdf = gpd.GeoDataFrame(geometry=gdf)
+    if gdf.crs is None:
+        raise CrsError("the road layer has no coordinate reference system", file=label,
+                       fix="set the CRS (e.g. gdf.set_crs('EPSG:4490')) or define it in QGIS")
+    geom = gdf.geometry
+    kinds = geom.geom_type
+    is_line = kinds.isin(["LineString", "MultiLineString"]) & ~geom.is_empty
+    if not is_line.any():
+        raise NetworkError("the road layer has no line geometries", file=label,
+                           fix="use a LineString / MultiLineString layer of road centre lines")
+    mapping = normalise_columns(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), LAYERS["roads"])
+    canon = {v: k for k, v in mapping.items()}
+    cols = {
+        "highway": class_column or canon.get("road_class"),
+        "oneway": oneway_column or canon.get("oneway"),
+        "bad_road": bad_road_column or canon.get("bad_road"),
+        "name": name_column or canon.get("name"),
+    }
+    spd = speed_column or canon.get("speed_kmh")
+    # posted limits cap the class speed; design speeds (设计速度) replace it
+    if maxspeed_column is None and spd is not None and str(spd).lower() in {"maxspeed", "限速", "max_speed"}:
+        maxspeed_column, spd = spd, None
+    cols["speed_kmh"] = spd
+    cols["maxspeed"] = maxspeed_column
+    for c in cols.values():
+        if c is not None and c not in gdf.columns:
+            raise NetworkError(f"column '{c}' not found in the road layer", file=label, column=c,
+                               fix=f"columns are: {', '.join(map(str, gdf.columns))}")
+    if cols["highway"] is None and cols["speed_kmh"] is None:
+        warnings.warn(f"{label}: no road-class or speed column found (e.g. 道路等级, 设计速度); "
+                      "every road gets the profile's default speed", DataWarning, stacklevel=4)
+    sub = gdf.loc[is_line.to_numpy()]
+    parts = sub.explode(index_parts=False)
+    parts = parts[~parts.geometry.is_empty]
+    coords, idx = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
+    counts = np.bincount(idx, minlength=len(parts))
+    ok = counts >= 2
+    columns: dict[str, list[Any]] = {}
+    for key, c in cols.items():
+        if c is None:
+            continue
+        vals = parts[c].tolist()
+        if key == "oneway":
+            strs = {str(v).strip().upper() for v in vals if v is not None and str(v).strip()}
+            if strs and strs <= set(_GEOFABRIK_ONEWAY):
+                vals = [_GEOFABRIK_ONEWAY.get(str(v).strip().upper()) for v in vals]
+        if key in {"speed_kmh", "maxspeed"}:
+            num = pd.to_numeric(pd.Series(vals), errors="coerce")
+            vals = [None if not (v > 0) else float(v) for v in num]
+        columns[key] = vals
+    tags = []
+    for i in range(len(parts)):
+        if not ok[i]:
+            continue
+        t = {}
+        for key, vals in columns.items():
+            v = vals[i]
+            if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                t[key] = v
+        tags.append(t)
+    keep_v = np.repeat(ok, counts)
+    coords = coords[keep_v]
+    ptr = np.concatenate([[0], np.cumsum(counts[ok])]).astype(np.int64)
+    return _Pieces(crs=CRS.from_user_input(gdf.crs), ptr=ptr, vx=coords[:, 0].astype(np.float64),
+                   vy=coords[:, 1].astype(np.float64), vkey=np.full(len(coords), -1, dtype=np.int64),
+                   tags=tags, label=label, unknown_class="default")
+
+
+def source_kind(source: Any) -> str:
+    """Classify a ``build_graph`` source: networkx, lines, pbf, xml, graphml, layer, place."""
+    if isinstance(source, nx.Graph):
+        return "networkx"
+    if isinstance(source, gpd.GeoDataFrame | gpd.GeoSeries):
+        return "lines"
+    if isinstance(source, str | Path):
+        p = Path(source)
+        name = p.name.lower()
+        if p.exists():
+            if name.endswith(PBF_SUFFIXES):
+                return "pbf"
+            if name.endswith(XML_SUFFIXES):
+                return "xml"
+            if name.endswith(".graphml"):
+                return "graphml"
+            if name.endswith(LAYER_SUFFIXES) or p.is_dir():
+                return "layer"
+            raise InputFileError(f"unknown road-network format '{p.suffix}'", file=str(p),
+                                 fix="use .osm.pbf, .osm (XML), .graphml, or a line layer (.gpkg, .shp)")
+        return "place"
+    raise InputFileError(f"cannot build a road graph from a {type(source).__name__}",
+                         fix="pass a file path, a GeoDataFrame of lines, a networkx graph or a place name")
+
+
+def pieces_from_place(name: str, *, network_type: str, label: str) -> nx.MultiDiGraph:
+    """Download a road graph by place name with osmnx (needs the internet)."""
+    import osmnx as ox
+
+    try:
+        return ox.graph_from_place(name, network_type=network_type, simplify=False, retain_all=True)
+    except Exception as exc:
+        raise NetworkError(
+            f"could not download the road network of '{name}' from OpenStreetMap ({type(exc).__name__}: {exc})",
+            fix="check the internet connection and the place name, or pass an .osm.pbf file "
+                "(e.g. from download.geofabrik.de or a clip made with osmium)",
+        ) from None
+

@@ -1,0 +1,340 @@
+"""Snapping points (villages, schools) to the nearest road *edge*.
+
+A point is projected onto the nearest road segment (shapely ``STRtree``), not moved
+to the nearest node: it then reaches both ends of its edge with the matching
+fraction of the edge's travel time, in the directions the edge allows (an edge
+split virtually). The straight line from the point to the road is the *access
+leg*, travelled at the profile's ``access_speed_kmh`` (or ``access_speed_kmh=``).
+
+Points farther than ``max_snap_m`` (default 2 km) from every road are flagged
+``"far"`` and get NaN travel times unless ``snap_far=True``; points whose nearest
+road lies on a part dropped from routing (not strongly connected with the rest)
+are flagged ``"dropped"`` and are unreachable. Both are reported with an
+:class:`~schoolplan.errors.UnreachableWarning` naming the ids.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from numpy.typing import NDArray
+
+from schoolplan.errors import (
+    ConfigError,
+    CrsError,
+    NonUniqueIdError,
+    SchemaError,
+    UnreachableWarning,
+    format_rows,
+)
+from schoolplan.network.graph import RoadGraph
+
+__all__ = ["snap_points"]
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class _Snapped:
+    """Snapped points (internal). Times in minutes; ``inf`` = not possible."""
+
+    ids: pd.Index
+    status: NDArray[np.object_]
+    routable: NDArray[np.bool_]
+    chain: I64
+    param: F64  # segment position + fraction: orders points along a chain
+    f: F64  # forward time coordinate on the chain (minutes from its start)
+    bk: F64  # backward time coordinate (minutes from the point back to the chain start)
+    a: I64
+    b: I64
+    out_a: F64
+    out_b: F64
+    in_a: F64
+    in_b: F64
+    access: F64
+    snap_m: F64
+    sx: F64
+    sy: F64
+    fraction: F64  # along the chain by length
+    seg: I64
+    fwd_ok: NDArray[np.bool_]  # the point's chain may be travelled a -> b
+    bwd_ok: NDArray[np.bool_]  # ... and b -> a
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.size)
+
+
+def prepare_points(
+    graph: RoadGraph, points: Any, *, id_column: str | None = None, role: str = "points"
+) -> tuple[pd.Index, F64, F64]:
+    """Validate points and return ids and coordinates in the graph CRS.
+
+    Raises
+    ------
+    SchemaError
+        Not a GeoDataFrame / GeoSeries, or missing / NaN coordinates (ids named).
+    CrsError
+        No CRS, coordinates impossible for the CRS, or most points far outside the
+        road network (a CRS mix-up).
+    NonUniqueIdError
+        Duplicated or missing ids.
+    """
+    if isinstance(points, gpd.GeoSeries):
+        points = gpd.GeoDataFrame(geometry=points)
+    if not isinstance(points, gpd.GeoDataFrame):
+        raise SchemaError(f"{role} must be a GeoDataFrame of points, not {type(points).__name__}",
+                          fix="build one with geopandas.points_from_xy(lon, lat) and crs='EPSG:4326'")
+    if points.crs is None:
+        raise CrsError(f"the {role} have no coordinate reference system",
+                       fix="set it, e.g. gdf.set_crs('EPSG:4326') for lon/lat or 'EPSG:4490' for CGCS2000")
+    if id_column is not None:
+        if id_column not in points.columns:
+            raise SchemaError(f"id column '{id_column}' not found in the {role}", column=id_column,
+                              fix=f"columns are: {', '.join(map(str, points.columns))}")
+        ids = pd.Index(points[id_column].to_numpy(), name=id_column)
+    else:
+        ids = pd.Index(points.index.to_numpy(), name=points.index.name)
+    if ids.hasnans:
+        raise NonUniqueIdError(f"{int(ids.isna().sum())} {role} have no id", column=id_column,
+                               rows=[i + 1 for i in np.nonzero(np.asarray(ids.isna()))[0]],
+                               fix="give every point an id")
+    if not ids.is_unique:
+        dup = ids[ids.duplicated()].unique().tolist()
+        raise NonUniqueIdError(f"{role} ids are not unique", column=id_column or "index", rows=dup,
+                               fix="make the ids unique or pass id_column= with a unique column")
+    geom = points.geometry
+    missing = geom.isna().to_numpy() | geom.is_empty.to_numpy()
+    gv = geom.to_numpy()
+    notpoint = ~missing & (shapely.get_type_id(gv) != 0)
+    if notpoint.any():
+        gv = gv.copy()
+        gv[notpoint] = shapely.point_on_surface(gv[notpoint])
+    x = np.full(len(gv), np.nan)
+    y = np.full(len(gv), np.nan)
+    x[~missing] = shapely.get_x(gv[~missing])
+    y[~missing] = shapely.get_y(gv[~missing])
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        raise SchemaError(f"{int(bad.sum())} {role} have missing or NaN coordinates",
+                          column="geometry", rows=ids[bad].tolist(),
+                          fix="geocode these points or drop them before routing")
+    crs = points.crs
+    if crs.is_geographic and ((np.abs(x) > 180).any() or (np.abs(y) > 90).any()):
+        raise CrsError(f"the {role} have coordinates outside lon/lat ranges but CRS {crs.to_string()}",
+                       fix="the coordinates look projected: set the projected CRS they are in")
+    if not crs.equals(graph.crs):
+        from pyproj import Transformer
+
+        x, y = Transformer.from_crs(crs, graph.crs, always_xy=True).transform(x, y)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            bad = ~(np.isfinite(x) & np.isfinite(y))
+            raise CrsError(f"{int(bad.sum())} {role} cannot be projected from {crs.to_string()}",
+                           rows=ids[bad].tolist(), fix="check the CRS of the points")
+    # CRS mix-up: most points far outside the road network
+    if x.size:
+        x0, x1 = graph.node_x.min(), graph.node_x.max()
+        y0, y1 = graph.node_y.min(), graph.node_y.max()
+        dx = np.maximum(np.maximum(x0 - x, x - x1), 0)
+        dy = np.maximum(np.maximum(y0 - y, y - y1), 0)
+        far = np.hypot(dx, dy) > 100_000.0
+        if far.mean() > 0.5:
+            raise CrsError(
+                f"{int(far.sum())} of {x.size} {role} lie more than 100 km outside the road network "
+                f"(points CRS {crs.to_string()}, graph CRS {graph.crs.to_string()})",
+                rows=ids[far].tolist(),
+                fix="check the points' CRS (lon/lat vs projected, GCJ-02 vs WGS-84) and the road data extent")
+    return ids, np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def _nearest(tree: shapely.STRtree, pts: NDArray[Any], max_distance: float | None) -> tuple[I64, I64, F64]:
+    """Nearest tree item per point (lowest index among ties): (point idx, item idx, distance)."""
+    (pi, ti), dist = tree.query_nearest(pts, max_distance=max_distance, return_distance=True, all_matches=True)
+    if pi.size == 0:
+        return pi.astype(np.int64), ti.astype(np.int64), dist
+    order = np.lexsort((ti, pi))
+    pi, ti, dist = pi[order], ti[order], dist[order]
+    first = np.concatenate([[True], pi[1:] != pi[:-1]])
+    return pi[first].astype(np.int64), ti[first].astype(np.int64), dist[first]
+
+
+def snap(
+    graph: RoadGraph,
+    ids: pd.Index,
+    x: F64,
+    y: F64,
+    *,
+    max_snap_m: float = 2000.0,
+    snap_far: bool = False,
+    access_speed_kmh: float | None = None,
+    warn: bool = True,
+    role: str = "points",
+) -> _Snapped:
+    """Snap coordinates (graph CRS) to the road edges (internal core of :func:`snap_points`)."""
+    if not max_snap_m > 0:
+        raise ConfigError("max_snap_m must be > 0", fix="give a distance in metres, e.g. 2000")
+    speed = graph.profile.access_speed_kmh if access_speed_kmh is None else float(access_speed_kmh)
+    if not speed > 0:
+        raise ConfigError("access_speed_kmh must be > 0", fix="give a speed in km/h, e.g. 4 for walking")
+    segs = graph._segments
+    ch = graph._chains
+    assert segs is not None and ch is not None
+    n = x.size
+    pts = shapely.points(x, y)
+    seg = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.inf)
+    if n:
+        pi, ti, d = _nearest(segs.tree, pts, None)
+        seg[pi] = ti
+        dist[pi] = d
+    status = np.full(n, "ok", dtype=object)
+    far = dist > max_snap_m
+    status[far] = "far"
+    if segs.dropped_tree is not None and n:
+        pi, _, d = _nearest(segs.dropped_tree, pts, max_snap_m)
+        closer = d < dist[pi]
+        status[pi[closer]] = "dropped"
+    routable = (status == "ok") | ((status == "far") & snap_far)
+    # projection onto the segment
+    s = np.where(seg >= 0, seg, 0)
+    x0, y0, x1, y1 = segs.x0[s], segs.y0[s], segs.x1[s], segs.y1[s]
+    dx, dy = x1 - x0, y1 - y0
+    l2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(((x - x0) * dx + (y - y0) * dy) / l2, 0.0, 1.0)
+    t = np.where(l2 > 0, t, 0.0)
+    sx, sy = x0 + t * dx, y0 + t * dy
+    c = segs.chain[s]
+    pos = segs.pos[s]
+    tf_c, tb_c = ch.t_fwd[c], ch.t_bwd[c]
+    fok, bok = np.isfinite(tf_c), np.isfinite(tb_c)
+    f = np.where(fok, segs.f0[s] + t * np.where(fok, segs.tf[s], 0.0), 0.0)
+    bk = np.where(bok, segs.b0[s] + t * np.where(bok, segs.tb[s], 0.0), 0.0)
+    with np.errstate(invalid="ignore"):
+        out_b = np.where(fok, np.maximum(tf_c - f, 0.0), np.inf)
+        in_a = np.where(fok, f, np.inf)
+        out_a = np.where(bok, bk, np.inf)
+        in_b = np.where(bok, np.maximum(tb_c - bk, 0.0), np.inf)
+    at_start = (pos == 0) & (t == 0.0)
+    at_end = (pos == ch.n_seg[c] - 1) & (t == 1.0)
+    out_a = np.where(at_start, 0.0, out_a)
+    in_a = np.where(at_start, 0.0, in_a)
+    out_b = np.where(at_end, 0.0, out_b)
+    in_b = np.where(at_end, 0.0, in_b)
+    chain_len = ch.length_m[c]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction = np.where(chain_len > 0, (segs.l0[s] + t * segs.length_m[s]) / chain_len, 0.0)
+    access = np.where(np.isfinite(dist), dist * 0.06 / speed, np.nan)
+    nr = ~routable
+    inf = np.inf
+    snapped = _Snapped(
+        ids=ids, status=status, routable=routable,
+        chain=np.where(nr, -1, c), param=np.where(nr, np.nan, pos + t),
+        f=f, bk=bk, a=np.where(nr, -1, ch.a[c]), b=np.where(nr, -1, ch.b[c]),
+        out_a=np.where(nr, inf, out_a), out_b=np.where(nr, inf, out_b),
+        in_a=np.where(nr, inf, in_a), in_b=np.where(nr, inf, in_b),
+        access=np.where(nr, np.nan, access), snap_m=dist, sx=sx, sy=sy, fraction=fraction,
+        seg=np.where(seg >= 0, seg, -1), fwd_ok=fok & routable, bwd_ok=bok & routable,
+    )
+    if warn:
+        warn_unroutable(snapped, max_snap_m=max_snap_m, role=role)
+    return snapped
+
+
+def warn_unroutable(sn: _Snapped, *, max_snap_m: float, role: str) -> None:
+    """Emit one UnreachableWarning naming the points that cannot be routed."""
+    msgs = []
+    far = np.nonzero((sn.status == "far") & ~sn.routable)[0]
+    if far.size:
+        msgs.append(f"{far.size} {role} lie more than {max_snap_m:g} m from any road "
+                    f"({format_rows(sn.ids[far].tolist())}); pass snap_far=True or max_snap_m= to snap them")
+    dropped = np.nonzero(sn.status == "dropped")[0]
+    if dropped.size:
+        msgs.append(f"{dropped.size} {role} lie on roads cut off from the main network "
+                    f"({format_rows(sn.ids[dropped].tolist())}); see graph.dropped")
+    if msgs:
+        warnings.warn("; ".join(msgs) + ". Their travel times are NaN.", UnreachableWarning, stacklevel=4)
+
+
+def snap_points(
+    graph: RoadGraph,
+    points: gpd.GeoDataFrame,
+    *,
+    max_snap_m: float = 2000.0,
+    id_column: str | None = None,
+    snap_far: bool = False,
+    access_speed_kmh: float | None = None,
+) -> pd.DataFrame:
+    """Snap points to the nearest road edge and report how.
+
+    Parameters
+    ----------
+    graph
+        The routing graph.
+    points
+        Points (any CRS, CRS set); other geometries use a point on their surface.
+    max_snap_m
+        Points farther than this from every road are flagged ``"far"``, metres.
+    id_column
+        Column with the ids (default: the index). Ids must be unique.
+    snap_far
+        Snap far points anyway (status stays ``"far"``, ``routable`` True).
+    access_speed_kmh
+        Speed of the access leg (default: the profile's ``access_speed_kmh``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per point, in input order: ``id``; ``status`` (``"ok"``, ``"far"``,
+        ``"dropped"``); ``routable``; ``edge`` (row of ``graph.edges`` the point lies
+        on, in that edge's direction), ``u``, ``v`` (its end nodes); ``fraction``
+        (0–1 along the edge by length); ``snap_m`` (distance to the road, m);
+        ``access_minutes`` (the access leg); ``minutes_to_u``, ``minutes_to_v``
+        (from the road point to each end), ``minutes_from_u``, ``minutes_from_v``
+        (from each end to the road point) — ``inf`` where the direction is not
+        allowed, NaN when not routable; ``x``, ``y`` (road point, graph CRS).
+    """
+    ids, x, y = prepare_points(graph, points, id_column=id_column)
+    sn = snap(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, access_speed_kmh=access_speed_kmh)
+    ch = graph._chains
+    assert ch is not None
+    segs = graph._segments
+    assert segs is not None
+    c = segs.chain[np.where(sn.seg >= 0, sn.seg, 0)]
+    fwd_e, bwd_e = ch.fwd_edge[c], ch.bwd_edge[c]
+    use_bwd = fwd_e < 0
+    edge = np.where(use_bwd, bwd_e, fwd_e)
+    u = np.where(use_bwd, ch.b[c], ch.a[c])
+    v = np.where(use_bwd, ch.a[c], ch.b[c])
+    frac = np.where(use_bwd, 1.0 - sn.fraction, sn.fraction)
+    nr = ~sn.routable
+    out_a = np.where(nr, np.nan, sn.out_a)
+    out_b = np.where(nr, np.nan, sn.out_b)
+    in_a = np.where(nr, np.nan, sn.in_a)
+    in_b = np.where(nr, np.nan, sn.in_b)
+    df = pd.DataFrame({
+        "id": sn.ids.to_numpy(),
+        "status": sn.status.astype(str),
+        "routable": sn.routable,
+        "edge": edge,
+        "u": u,
+        "v": v,
+        "fraction": frac,
+        "snap_m": sn.snap_m,
+        "access_minutes": sn.access,
+        "minutes_to_u": np.where(use_bwd, out_b, out_a),
+        "minutes_to_v": np.where(use_bwd, out_a, out_b),
+        "minutes_from_u": np.where(use_bwd, in_b, in_a),
+        "minutes_from_v": np.where(use_bwd, in_a, in_b),
+        "x": sn.sx,
+        "y": sn.sy,
+    })
+    return df
