@@ -62,3 +62,27 @@ def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len([ln for ln in code.splitlines() if ln.strip()]) <= 12
     monkeypatch.chdir(ROOT)
     exec(compile(code, "README.md", "exec"), {})
+
+
+@pytest.mark.skipif(not (DEMO / "county.gpkg").exists(), reason="demo county not built")
+def test_run_and_sweep_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scen = DEMO / "scenarios" / "two_concentrations_20.toml"
+    out = tmp_path / "run"
+    assert main(["run", str(scen), "--out", str(out), "--lang", "en", "--no-maps"]) == 0
+    assert (out / "report.html").exists() and (out / "inputs_clean.gpkg").exists()
+    assert "Scenario comparison" in capsys.readouterr().out
+    # an earlier schoolplan output is replaced; a folder with other files is protected
+    assert main(["run", str(scen), "--out", str(out), "--no-maps"]) == 0
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.docx").write_text("keep me")
+    assert main(["run", str(scen), "--out", str(other), "--no-maps"]) == 2
+    assert "not empty" in capsys.readouterr().err and (other / "notes.docx").exists()
+    sw = tmp_path / "sweep"
+    assert main(["sweep", str(scen), "--param", "consolidation.bus_minutes=15,30", "--out", str(sw)]) == 0
+    import pandas as pd
+
+    curve = pd.read_csv(sw / "tradeoff.csv")
+    assert curve["bus_minutes"].tolist() == [15, 30]
+    assert curve.loc[0, "pupils_over_limit"] >= curve.loc[1, "pupils_over_limit"]
+    assert main(["sweep", str(scen), "--param", "bus_minutes=15", "--out", str(sw)]) == 2

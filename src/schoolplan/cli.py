@@ -26,6 +26,7 @@ __all__ = ["app", "main"]
 
 REPORT_URL = "https://github.com/schoolplan/schoolplan/issues"
 DEMO_COUNTY = Path(__file__).resolve().parents[2] / "data" / "demo_county"
+DEMO_SCENARIOS = ("status_quo", "two_concentrations_20", "two_concentrations_boarding_30")
 
 app = typer.Typer(
     name="schoolplan",
@@ -139,23 +140,150 @@ def info(
         console.print(table)
 
 
+def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: bool, maps: bool,
+                   inputs: Any = None) -> list[Any]:
+    """Run scenarios with a progress bar, write the outputs, print the summary table."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from schoolplan.report import write_outputs
+    from schoolplan.scenario import run_scenarios
+
+    steps = ("load", "network", "travel_times", "forecast", "consolidate", "isochrones", "reserve", "indicators",
+             "done")
+    total = len(scenarios) * len(steps) + 1
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console,
+                  transient=not err_console.is_terminal) as bar:
+        task = bar.add_task("schoolplan", total=total)
+
+        def tick(name: str, step: str) -> None:
+            bar.update(task, advance=1, description=f"{name}: {step}")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = run_scenarios(scenarios, progress=tick)
+        bar.update(task, description="writing outputs")
+        write_outputs(results, out, lang=lang, overwrite=overwrite, maps=maps,
+                      inputs=inputs if inputs is not None else results[0].county)
+        bar.update(task, completed=total)
+    console.print(_comparison_table(results, lang))
+    console.print(f"{t('wrote', lang)} {out}/report.html, comparison.xlsx, results.gpkg, run.json")
+    return results
+
+
+def _comparison_table(results: list[Any], lang: str) -> Table:
+    from schoolplan.metrics import INDICATOR_LABELS
+    from schoolplan.report import _fmt
+
+    table = Table(title="方案比较" if lang == "zh" else "Scenario comparison")
+    table.add_column("指标" if lang == "zh" else "Indicator")
+    for r in results:
+        table.add_column(r.label_zh if lang == "zh" else r.label_en, justify="right")
+    for key, (zh, en) in INDICATOR_LABELS.items():
+        table.add_row(zh if lang == "zh" else en, *[_fmt(r.indicators.get(key), key) for r in results])
+    return table
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("schoolplan_output"),
+    lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder that is not an earlier "
+                                                  "schoolplan output.")] = False,
+    maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
+) -> None:
+    """Run scenarios (sharing the county and road graph) and write the comparison."""
+    from schoolplan.scenario import load_scenario
+
+    lang = check_lang(lang)
+    loaded = [load_scenario(p) for p in scenarios]
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names):
+        raise SchoolplanError("two scenario files have the same name", rows=names,
+                              fix="give every scenario file its own file name")
+    _run_and_write(loaded, out, lang, overwrite=overwrite, maps=maps)
+
+
+def _parse_param(text: str) -> tuple[list[str], list[Any]]:
+    from schoolplan.errors import ConfigError
+
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"cannot read --param '{text}'", column="--param",
+                          fix="write SECTION.KEY=V1,V2,... e.g. consolidation.bus_minutes=15,20,25,30")
+    key, values = text.split("=", 1)
+    out: list[Any] = []
+    for v in values.split(","):
+        v = v.strip()
+        try:
+            out.append(int(v) if v.lstrip("-").isdigit() else float(v))
+        except ValueError:
+            out.append({"true": True, "false": False}.get(v.lower(), v))
+    return key.split("."), out
+
+
+@app.command()
+def sweep(
+    base: Annotated[Path, typer.Argument(help="Base scenario TOML.")],
+    param: Annotated[str, typer.Option(help="SECTION.KEY=V1,V2,... e.g. consolidation.bus_minutes=15,20,25,30")],
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("schoolplan_sweep"),
+    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
+    maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = False,
+) -> None:
+    """Run one scenario over several values of a parameter: trade-off curves."""
+    from schoolplan.scenario import _raw, load_scenario
+
+    lang = check_lang(lang)
+    path, values = _parse_param(param)
+    raw = _raw(base)
+    variants = []
+    for v in values:
+        data = {k: (dict(x) if isinstance(x, dict) else x) for k, x in raw.items()}
+        section = data.setdefault(path[0], {})
+        if not isinstance(section, dict) or len(path) != 2:
+            raise SchoolplanError(f"--param must name SECTION.KEY, got '{'.'.join(path)}'",
+                                  fix="e.g. consolidation.bus_minutes=15,20")
+        section[path[1]] = v
+        sc = data.setdefault("scenario", {})
+        sc["name_zh"] = f"{sc.get('name_zh', base.stem)}（{path[1]}={v}）"
+        sc["name_en"] = f"{sc.get('name_en', base.stem)} ({path[1]}={v})"
+        variants.append(load_scenario(data, name=f"{base.stem}_{path[1]}_{v}"))
+    results = _run_and_write(variants, out, lang, overwrite=overwrite, maps=maps)
+    import pandas as pd
+
+    from schoolplan.io import atomic_file
+
+    curve = pd.DataFrame({
+        path[1]: values,
+        "schools_after": [r.indicators["schools_kept"] + r.indicators["schools_expanded"] + r.indicators["schools_new"]
+                          for r in results],
+        "schools_merged": [r.indicators["schools_merged"] for r in results],
+        "pupils_over_limit": [r.indicators["pupils_over_limit"] for r in results],
+        "boarders": [r.indicators["boarders"] for r in results],
+        "capital_cost_wan": [r.indicators["capital_cost_wan"] for r in results],
+    })
+    with atomic_file(out / "tradeoff.csv", mode="w") as fh:
+        curve.to_csv(fh, index=False)
+    console.print(f"{t('wrote', lang)} {out / 'tradeoff.csv'}")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo_output"),
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
+    maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
 ) -> None:
-    """Run the main job on the bundled demo county and write the outputs to --out."""
+    """Run the three demo scenarios on the bundled county (现状; 两集中 20 min; 两集中 + boarding 30 min)."""
     from schoolplan.county import county_summary
-    from schoolplan.io import atomic_dir, write_gpkg
+    from schoolplan.scenario import load_scenario
 
     lang = check_lang(lang)
     county = _load(demo_county_path(), None)
-    summary = county_summary(county, road_km=_road_km(county))
-    for table in _summary_tables(summary, lang):
+    for table in _summary_tables(county_summary(county, road_km=_road_km(county)), lang):
         console.print(table)
-    with atomic_dir(out) as tmp:
-        write_gpkg(county.layers(), tmp / "inputs_clean.gpkg")
-    console.print(f"{t('wrote', lang)} {out / 'inputs_clean.gpkg'}")
+    folder = demo_county_path() / "scenarios"
+    scenarios = [load_scenario(folder / f"{n}.toml") for n in DEMO_SCENARIOS]
+    _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county)
 
 
 def main(argv: list[str] | None = None) -> int:

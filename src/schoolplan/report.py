@@ -377,8 +377,9 @@ def write_outputs(
     out: str | Path,
     *,
     lang: str = "zh",
-    overwrite: bool = True,
+    overwrite: bool = False,
     maps: bool = True,
+    inputs: Any = None,
 ) -> Path:
     """Write report.html, comparison.xlsx, results.gpkg, scenario copies and run.json.
 
@@ -391,9 +392,12 @@ def write_outputs(
     lang
         Report language, ``zh`` (default) or ``en``.
     overwrite
-        Replace an existing non-empty folder (previous outputs).
+        Replace an existing non-empty folder that is not an earlier schoolplan output
+        (earlier outputs, recognised by their ``run.json``, are always replaced).
     maps
         Embed the interactive maps in the report.
+    inputs
+        A :class:`~schoolplan.County` whose cleaned input layers go to ``inputs_clean.gpkg``.
 
     Returns
     -------
@@ -401,10 +405,13 @@ def write_outputs(
         The output folder.
     """
     target = Path(out)
-    with atomic_dir(target, overwrite=overwrite) as tmp:
+    previous = (target / "run.json").exists()  # our own earlier outputs may always be replaced
+    with atomic_dir(target, overwrite=overwrite or previous) as tmp:
         (tmp / "report.html").write_text(render_html(results, lang=lang, maps=maps), encoding="utf-8")
         write_xlsx(results, tmp / "comparison.xlsx")
         write_gpkg(_gpkg_layers(results), tmp / "results.gpkg")
+        if inputs is not None:
+            write_gpkg({k: v for k, v in inputs.layers().items() if len(v)}, tmp / "inputs_clean.gpkg")
         scen_dir = tmp / "scenarios"
         scen_dir.mkdir()
         for r in results:
