@@ -370,6 +370,7 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
     tick("isochrones")
     receiving = plan.schools[plan.schools["decision"].isin(["keep", "expand", "new"])]
     iso = isochrones(bus_g, receiving[["geometry"]], minutes=sc.consolidation.bus_minutes)
+    iso = iso.rename(columns={"id": "school_id"})
     reserved = None
     if sc.reserve.enabled and len(county.zones):
         tick("reserve")
