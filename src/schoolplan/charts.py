@@ -22,7 +22,7 @@ def _nice_max(v: float) -> float:
     if not np.isfinite(v) or v <= 0:
         return 1.0
     exp = 10 ** np.floor(np.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
+    for m in (1, 2, 4, 6, 8, 10):  # maxima whose quarters are round numbers
         if v <= m * exp:
             return float(m * exp)
     return float(10 * exp)

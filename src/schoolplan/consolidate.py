@@ -716,6 +716,8 @@ def _build_plan(
             "classes_after": (classes_before + added) if dec not in ("merge", "convert") else 0,
             "classes_added": added,
             "capacity_after": 0,
+            "_size": (size["primary"] * prim + size["junior"] * jun) / (prim + jun)
+            if level == "nine_year" and prim + jun > 0 else np.nan,
             "class_size_after": 0.0,
             "boarders": round(boarders, 1), "beds_available": beds,
             "beds_needed": max(0, math.ceil(round(boarders - beds, 6))),
@@ -726,9 +728,12 @@ def _build_plan(
             "geometry": base.geometry if not is_new else county.sites.loc[sid].geometry.centroid,
         })
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=county.crs).set_index("school_id")
-    stage_size = out["level"].map(lambda lv: size["teaching_point"] if lv == "teaching_point"
-                                  else size["junior"] if lv == "junior" else size["primary"])
-    out["capacity_after"] = (out["classes_after"] * stage_size).astype(int)
+    # seats per class: the stage's standard; nine-year schools blend 45 and 50 by their pupils
+    stage_size = out["_size"].fillna(out["level"].map(
+        lambda lv: size["teaching_point"] if lv == "teaching_point" else size["junior"] if lv == "junior"
+        else size["primary"]))
+    out["capacity_after"] = np.floor(out["classes_after"] * stage_size).astype(int)
+    out = out.drop(columns="_size")
     out["class_size_after"] = (out["students_after"] / out["classes_after"].where(out["classes_after"] > 0)).round(1)
     out["teacher_surplus"] = out["teachers_on_staff"] - out["teachers_needed"]
     # already-closed buildings are vacated stock

@@ -507,6 +507,30 @@ class FeatureLayer(_AddedOnce, Layer):
         return _script_json(self.data)
 
 
+class _Refit(MacroElement):
+    """Fit the map again once the page has laid out (maps inside iframes start with size 0)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.addEventListener('load', function () {
+            var map = {{ this._parent.get_name() }};
+            setTimeout(function () {
+                map.invalidateSize();
+                map.fitBounds({{ this.bounds|tojson }}, {{ this.options|tojson }});
+            }, 60);
+        });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds: list[list[float]], options: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "Refit"
+        self.bounds = bounds
+        self.options = options
+
+
 class _Legend(MacroElement):
     """One legend block (an HTML string built from escaped parts) as a Leaflet control.
 
@@ -734,6 +758,7 @@ def _finish(m: folium.Map, sections: list[tuple[str, list[tuple[str, ...]]]], ex
         m.location = [(s + n) / 2, (w + e) / 2]
         side = 20 if collapsed else 185
         m.fit_bounds([[s, w], [n, e]], padding_top_left=(side, 45), padding_bottom_right=(side, 20))
+        _Refit([[s, w], [n, e]], {"paddingTopLeft": [side, 45], "paddingBottomRight": [side, 20]}).add_to(m)
 
 
 # =========================================================================== plan layers

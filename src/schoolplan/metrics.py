@@ -263,6 +263,11 @@ INDICATOR_LABELS: dict[str, tuple[str, str]] = {
 #: Indicators where a larger value is better (for highlighting the best scenario).
 HIGHER_IS_BETTER = {"share_within_limit", "kindergarten_public_share", "kindergarten_inclusive_share",
                     "teachers_surplus", "cv_primary_pass", "cv_junior_pass"}
+#: Indicators where a smaller value is better; the others (counts of schools, pupils) are not ranked.
+LOWER_IS_BETTER = {"pupils_over_limit", "mean_minutes", "p95_minutes", "max_minutes", "beds_needed", "buses",
+                   "classes_added", "classes_over_standard", "classes_large", "classes_very_large",
+                   "seats_short_kindergarten", "seats_short_primary", "seats_short_junior", "capital_cost_wan",
+                   "cv_primary_max", "cv_junior_max"}
 
 
 def _class_counts_now(county: Any, standards: Mapping[str, Any]) -> dict[str, int]:

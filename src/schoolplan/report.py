@@ -26,7 +26,7 @@ from shapely.geometry import LineString
 from schoolplan import __version__
 from schoolplan.charts import band_chart_svg, bar_chart_svg
 from schoolplan.io import atomic_dir, write_gpkg
-from schoolplan.metrics import HIGHER_IS_BETTER, INDICATOR_LABELS
+from schoolplan.metrics import HIGHER_IS_BETTER, INDICATOR_LABELS, LOWER_IS_BETTER
 from schoolplan.results import DECISIONS, MODES, ScenarioResult
 from schoolplan.schema import LEVEL_LABELS
 
@@ -102,7 +102,7 @@ def _comparison_rows(results: Sequence[ScenarioResult], lang: str) -> list[dict[
         vals = [r.indicators.get(key) for r in results]
         nums = [float(v) for v in vals if v is not None and not pd.isna(v)]
         best = None
-        if len(nums) > 1 and len(set(nums)) > 1:
+        if len(nums) > 1 and len(set(nums)) > 1 and key in HIGHER_IS_BETTER | LOWER_IS_BETTER:
             best = max(nums) if key in HIGHER_IS_BETTER else min(nums)
         cells = [{"text": _fmt(v, key), "best": best is not None and v is not None and not pd.isna(v)
                   and float(v) == best} for v in vals]
@@ -200,6 +200,33 @@ def _before_school(r: ScenarioResult) -> pd.Series:
     return pd.Series([None] * len(a), index=a.index, dtype=object)
 
 
+def _reserved_view(r: ScenarioResult, lang: str) -> dict[str, Any]:
+    """Headline figures, deficit zones and recommended sites of the reserved-land result."""
+    res = r.reserved
+    summ = res.summary
+    zh = lang == "zh"
+    rows = []
+    for lv in _LEVELS3:
+        name = LEVEL_LABELS[lv][lang]
+        rows.append((f"{name}{'学位缺口' if zh else ' seats short'}", _fmt(summ.get(f"seats_short_{lv}"))))
+        rows.append((f"{name}{'预留用地（㎡）' if zh else ' land to reserve (m²)'}", _fmt(summ.get(f"land_m2_{lv}"))))
+    rows.append(("需预留用地的控规单元" if zh else "Zones needing land", ", ".join(summ.get("zones_flagged_ids", []))))
+    rows.append(("缺少配套学校用地的住宅项目" if zh else "Developments without school land",
+                 ", ".join(summ.get("developments_flagged_ids", []))))
+    for key, zh_l, en_l in (("kindergarten_public_share", "公办园在园幼儿占比", "Public kindergarten share"),
+                            ("kindergarten_inclusive_share", "普惠性幼儿园覆盖率", "Inclusive share")):
+        if key in summ:
+            gap = summ.get(f"{key}_gap_seats", 0)
+            rows.append((zh_l if zh else en_l, f"{_fmt(summ[key], 'share')}" +
+                         (f"（缺{gap}个学位）" if zh and gap else f" ({gap} seats short)" if gap else "")))
+    zones = res.zones[res.zones["flag"]] if "flag" in res.zones else res.zones
+    zone_rows = [{"name": z["name"], "reason": z["reason_zh" if zh else "reason_en"]} for _, z in zones.iterrows()]
+    site_rows = [{"id": sid, "name": x.get("name"), "level": LEVEL_LABELS.get(x.get("level"), {}).get(lang, ""),
+                  "area": _fmt(x.get("area_m2")), "need": _fmt(x.get("land_needed_m2")), "seats": _fmt(x.get("seats")),
+                  "reason": x.get("reason_zh" if zh else "reason_en")} for sid, x in res.sites.iterrows()]
+    return {"rows": rows, "zones": zone_rows, "sites": site_rows}
+
+
 def _map_html(r: ScenarioResult, lang: str) -> str | None:
     try:
         from schoolplan.maps import map_html, plan_map
@@ -223,7 +250,7 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
             "charts": _demand_charts(r, lang),
             "townships": tw.to_dict("records"),
             "dossiers": _dossiers(r, lang),
-            "reserved": None if r.reserved is None else r.reserved.summary,
+            "reserved": None if r.reserved is None else _reserved_view(r, lang),
             "infeasible": r.plan.infeasible.to_dict("records"),
         })
     bars = bar_chart_svg([r.label_zh if lang == "zh" else r.label_en for r in results],
