@@ -78,10 +78,14 @@ def band_chart_svg(
     str
         An ``<svg>`` element.
     """
+    years, p50 = [int(y) for y in years], [float(v) for v in p50]
+    p10 = None if p10 is None else [float(v) for v in p10]
+    p90 = None if p90 is None else [float(v) for v in p90]
     xs = list(years)
     if observed is not None:
+        observed = ([int(y) for y in observed[0]], [float(v) for v in observed[1]])
         xs = sorted(set(xs) | set(observed[0]))
-    values = [*p50, *(p90 or []), *(observed[1] if observed else []), capacity or 0]
+    values = [*p50, *(p90 if p90 is not None else []), *(observed[1] if observed else []), capacity or 0]
     ymax = _nice_max(float(np.nanmax(values)) * 1.05 if len(values) else 1.0)
     x0, x1 = min(xs), max(xs)
     span = max(x1 - x0, 1)

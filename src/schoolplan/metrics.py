@@ -28,7 +28,13 @@ from schoolplan.errors import SchemaError
 
 __all__ = [
     "BALANCE_INDICATORS",
+    "HIGHER_IS_BETTER",
+    "INDICATOR_LABELS",
+    "LOWER_IS_BETTER",
     "balance_report",
+    "capital_cost",
+    "scenario_indicators",
+    "seats_short",
     "class_size_counts",
     "coefficient_of_variation",
     "school_balance_values",
@@ -335,6 +341,27 @@ def seats_short(county: Any, plan: Any, demand: pd.DataFrame, year: int) -> dict
     return out
 
 
+def capital_cost(summary: Mapping[str, Any], costs: Mapping[str, float]) -> float:
+    """Capital cost estimate of a plan, 万元: classrooms, new schools, beds and buses.
+
+    Parameters
+    ----------
+    summary
+        ``LayoutPlan.summary`` (``classes_added``, ``new_schools``, ``beds_needed``, ``buses``).
+    costs
+        Unit costs in 万元 (``classroom_wan``, ``new_primary_24_wan`` or ``new_school_wan``,
+        ``boarding_bed_wan`` or ``bed_wan``, ``bus_wan``), e.g. ``standards["costs"]``.
+
+    Returns
+    -------
+    float
+    """
+    return float(summary["classes_added"] * costs.get("classroom_wan", 0.0)
+                 + summary["new_schools"] * costs.get("new_primary_24_wan", costs.get("new_school_wan", 0.0))
+                 + summary["beds_needed"] * costs.get("boarding_bed_wan", costs.get("bed_wan", 0.0))
+                 + summary["buses"] * costs.get("bus_wan", 0.0))
+
+
 def scenario_indicators(
     county: Any,
     plan: Any,
@@ -366,11 +393,7 @@ def scenario_indicators(
     status_quo = plan.params.get("mode") == "status_quo"
     classes = _class_counts_now(county, standards) if status_quo else _class_counts_plan(plan, standards)
     short = seats_short(county, plan, demand, target_year) if target_year in set(demand["year"]) else {}
-    costs = standards["costs"] | dict(plan.params.get("costs", {}))
-    capital = (summ["classes_added"] * costs.get("classroom_wan", 0.0)
-               + summ["new_schools"] * costs.get("new_primary_24_wan", costs.get("new_school_wan", 0.0))
-               + summ["beds_needed"] * costs.get("boarding_bed_wan", costs.get("bed_wan", 0.0))
-               + summ["buses"] * costs.get("bus_wan", 0.0))
+    capital = capital_cost(plan.summary, standards["costs"] | dict(plan.params.get("costs", {})))
     # 优质均衡: resources per pupil of the schools that stay, with their pupils after the plan
     # (today's pupils in the status quo); schools under 50 pupils are left out (Hebei rule).
     balance_schools = active[["level", "students_before", "students_after"]].join(
