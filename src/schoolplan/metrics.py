@@ -33,11 +33,11 @@ __all__ = [
     "LOWER_IS_BETTER",
     "balance_report",
     "capital_cost",
-    "scenario_indicators",
-    "seats_short",
     "class_size_counts",
     "coefficient_of_variation",
+    "scenario_indicators",
     "school_balance_values",
+    "seats_short",
 ]
 
 #: indicator key → (numerator column, per: "pupil" or "100", zh label, en label)
