@@ -106,6 +106,12 @@ def reference_matrix(g, origins, destinations, cutoff=math.inf) -> np.ndarray:
                 G.add_edge(("O", r.id), pnode, w=r.access_minutes)
             else:
                 G.add_edge(pnode, ("D", r.id), w=r.access_minutes)
+            # a point snapped onto a chain end is at that node, whatever the edge direction
+            for node, to_n, from_n in ((r.u, r.minutes_to_u, r.minutes_from_u),
+                                       (r.v, r.minutes_to_v, r.minutes_from_v)):
+                if to_n == 0 and from_n == 0:
+                    G.add_edge(pnode, node, w=0.0)
+                    G.add_edge(node, pnode, w=0.0)
             # every directed edge of the chain holds the point
             chain = g.edges.at[r.edge, "chain"]
             for eid in g.edges.index[g.edges["chain"] == chain]:
@@ -291,6 +297,17 @@ def test_gbk_shapefile_without_cpg(cn):
     np.testing.assert_allclose(np.sort(g.edges["minutes"]), np.sort(cn.edges["minutes"]), rtol=1e-9)
 
 
+def test_shapefile_with_cpg(tmp_path, cn):
+    gdf = gpd.read_file(GPKG, layer="roads")
+    gdf = gdf.rename(columns={"道路名称": "name", "道路等级": "class", "设计速度": "speed_kmh",
+                              "单行": "oneway", "急弯陡坡": "bad_road"})
+    shp = tmp_path / "roads_utf8.shp"
+    gdf.to_file(shp, engine="pyogrio")  # UTF-8 values with a .cpg
+    assert shp.with_suffix(".cpg").exists()
+    g = build_graph(shp)
+    assert "省道311" in set(g.edges["name"]) and g.n_nodes == cn.n_nodes
+
+
 def test_geodataframe_and_class_overrides():
     x0, y0 = 500_000.0, 3_650_000.0
     lines = gpd.GeoDataFrame(
@@ -405,13 +422,17 @@ def test_far_and_dropped_points_flagged(cn):
     p = pts([cn_point(5, 2), cn_point(5, 30), cn_point(12.5, 10.1)], ["ok", "far", "island"])
     with pytest.warns(UnreachableWarning, match="far") as rec:
         s = snap_points(cn, p).set_index("id")
-    assert "island" in str(rec[0].message)
+    assert "island" in str(rec[0].message) and rec[0].filename == __file__
     assert list(s["status"]) == ["ok", "far", "dropped"]
     assert s.loc["far", "snap_m"] > 2000 and np.isnan(s.loc["far", "access_minutes"])
-    with pytest.warns(UnreachableWarning):
+    with pytest.warns(UnreachableWarning) as rec:
         m = travel_time_matrix(cn, p, p)
+    assert rec[0].filename == __file__  # points at the caller
     assert m.loc["far"].isna().all() and m.loc["island"].isna().all() and m["island"].isna().all()
     assert m.loc["ok", "ok"] == 0
+    assert m.attrs["unroutable_origins"] == {"far": "far", "island": "dropped"}
+    m3 = travel_time_matrix(cn, p, p, snap_far=True, snap_dropped=True)
+    assert m3.notna().all().all() and not m3.attrs["unroutable_origins"]
     with pytest.warns(UnreachableWarning, match="cut off"):
         m2 = travel_time_matrix(cn, p, p, snap_far=True, dtype=np.float64)
     assert m2.loc["far", "ok"] > 0 and np.isfinite(m2.loc["far", "ok"])
@@ -507,7 +528,7 @@ def random_road_graph(draw):
 def test_random_graphs_match_networkx(case):
     n, edges, seed, n_pts = case
     rng = np.random.default_rng(seed)
-    xy = rng.uniform(0, 5000, size=(n, 2)) + (500_000, 3_650_000)
+    xy = rng.uniform(0, 5000, size=(n, 2)) + np.array([500_000.0, 3_650_000.0])
     G = nx.MultiDiGraph(crs="EPSG:32649")
     for i in range(n):
         G.add_node(i, x=float(xy[i, 0]), y=float(xy[i, 1]))
@@ -544,6 +565,16 @@ def test_random_graphs_match_networkx(case):
                 assert got == pytest.approx(dist[j], abs=1e-6)
             else:
                 assert np.isnan(got)  # never 0 for an unreachable pair
+    # nearest-k (both methods) equals the sorted matrix, for nodes as points
+    kk = 1 + seed % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreachableWarning)
+        for method in ("layers", "heap"):
+            nn = nearest(g, node_pts, node_pts, k=kk, method=method)
+            for oid, grp in nn.groupby("origin"):
+                row = np.sort(m.loc[oid].dropna().to_numpy())[:kk]
+                np.testing.assert_allclose(grp["minutes"].to_numpy(), row, atol=1e-6)
+            assert set(nn["origin"]) == {i for i in used if kept[i]}
     # ... and points off the nodes, against the split-edge reference
     e = g.edges.iloc[rng.integers(0, len(g.edges), n_pts)]
     p = shapely.line_interpolate_point(e.geometry.to_numpy(), rng.random(n_pts), normalized=True)
@@ -557,13 +588,14 @@ def test_random_graphs_match_networkx(case):
 
 
 # --------------------------------------------------------------------------- nearest
-def test_nearest_equals_sorted_matrix(mary):
+@pytest.mark.parametrize("method", ["layers", "heap"])
+def test_nearest_equals_sorted_matrix(mary, method):
     o, d = mary_points(mary, 60, 21), mary_points(mary, 15, 22)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreachableWarning)
         m = travel_time_matrix(mary, o, d, dtype=np.float64)
-        nn = nearest(mary, o, d, k=3)
-        nc = nearest(mary, o, d, k=2, cutoff_minutes=3.0)
+        nn = nearest(mary, o, d, k=3, method=method)
+        nc = nearest(mary, o, d, k=2, cutoff_minutes=3.0, method=method)
     assert list(nn.columns) == ["origin", "destination", "rank", "minutes"]
     for oid, grp in nn.groupby("origin", sort=False):
         row = m.loc[oid].dropna().sort_values(kind="stable")
@@ -577,11 +609,12 @@ def test_nearest_equals_sorted_matrix(mary):
         np.testing.assert_allclose(grp["minutes"].to_numpy(), row[row <= 3.0].to_numpy()[:2], atol=1e-6)
 
 
-def test_nearest_for_every_node(mary):
+@pytest.mark.parametrize("method", ["layers", "heap"])
+def test_nearest_for_every_node(mary, method):
     d = mary_points(mary, 10, 31)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreachableWarning)
-        nn = nearest(mary, "nodes", d, k=3)
+        nn = nearest(mary, "nodes", d, k=3, method=method)
         nodes = mary.nodes()
         m = travel_time_matrix(mary, nodes, d, dtype=np.float64)
     assert nn["origin"].nunique() == mary.n_nodes
@@ -632,8 +665,8 @@ def test_isochrones_contain_reached_nodes(mary):
 
 # --------------------------------------------------------------------------- DEM
 def write_hgt(folder: Path, grade: float) -> Path:
-    """A synthetic 3″ tile N33E111: height rising northwards at ``grade``."""
-    n = 1201
+    """A tiny synthetic tile N33E111.hgt: height rising northwards at ``grade``."""
+    n = 241  # 15″ samples (real SRTM tiles are 1201 or 3601; the reader takes any square)
     lat = 34.0 - np.arange(n) / (n - 1)
     z = (lat - 33.0) * 110_900.0 * grade
     z = np.repeat(z[:, None], n, axis=1).round().astype(">i2")
@@ -669,6 +702,33 @@ def test_bad_weather_scenario(cn):
     g = build_graph(GPKG, bad_weather=True)
     assert g.edges["speed_kmh"].max() <= 20 + 1e-9
     assert g.edges["minutes"].sum() > 2 * cn.edges["minutes"].sum()
+
+
+def test_raster_polygon_equals_cell_union():
+    from schoolplan.network._raster import raster_polygon
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(1, 40))
+        cy, cx = np.nonzero(rng.random((n, n)) < rng.uniform(0.2, 0.8))
+        if cx.size == 0:
+            continue
+        boxes = shapely.box(1000 + cx * 250.0, 2000 + cy * 250.0, 1000 + (cx + 1) * 250.0, 2000 + (cy + 1) * 250.0)
+        ref = shapely.coverage_union_all(boxes)
+        exact = raster_polygon(cx, cy, 250.0, 1000.0, 2000.0, fill_holes=False)
+        assert exact.is_valid and exact.symmetric_difference(ref).area < 1e-6 * ref.area
+        filled = raster_polygon(cx, cy, 250.0, 1000.0, 2000.0, fill_holes=True)
+        assert filled.is_valid and filled.buffer(1e-6).covers(ref)
+        assert shapely.get_num_interior_rings(shapely.get_parts(filled)).sum() == 0
+
+
+def test_parallel_matrix_equals_serial(mary):
+    o, d = mary_points(mary, 30, 51), mary_points(mary, 8, 52)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreachableWarning)
+        a = travel_time_matrix(mary, o, d, n_jobs=1)
+        b = travel_time_matrix(mary, o, d, n_jobs=2)
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
 
 
 def test_graph_pickles(cn):

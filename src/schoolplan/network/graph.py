@@ -275,7 +275,9 @@ def build_graph(
         Layer name in a GeoPackage; text encoding of a shapefile (default: ``.cpg``,
         else UTF-8 if it decodes, else GBK/GB18030).
     engine
-        For OSM XML: ``"osmnx"`` (default) or ``"osmium"``. PBF always uses pyosmium.
+        For OSM XML: ``"osmnx"`` (default; ``"osmium"`` for ``.osm.bz2``/``.osm.gz``) or
+        ``"osmium"`` (faster, keeps the complete parts of ways cut by the extract).
+        PBF always uses pyosmium.
     online
         Allow downloading by place name (never needed for files).
     node_tolerance_m
@@ -314,7 +316,8 @@ def build_graph(
     if kind == "pbf":
         pieces = rd.read_osm_osmium(Path(source))
     elif kind == "xml":
-        eng = engine or "osmnx"
+        compressed = str(source).lower().endswith((".bz2", ".gz"))
+        eng = engine or ("osmium" if compressed else "osmnx")
         if eng == "osmium":
             pieces = rd.read_osm_osmium(Path(source))
         elif eng == "osmnx":
@@ -878,8 +881,3 @@ def _walk_chains(
     return (np.asarray(chain_of, dtype=np.int64), np.asarray(pos_of, dtype=np.int64),
             np.asarray(rev_of, dtype=bool), c_start, c_end)
 
-
-def _ensure(value: float, name: str) -> float:
-    if not (isinstance(value, int | float) and math.isfinite(value)):
-        raise ConfigError(f"{name} must be a finite number", fix=f"give {name} as a number")
-    return float(value)

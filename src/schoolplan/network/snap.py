@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import geopandas as gpd
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from numpy.typing import NDArray
+from pyproj import CRS, Transformer
 
 from schoolplan.errors import (
     ConfigError,
@@ -70,6 +72,12 @@ class _Snapped:
     @property
     def n(self) -> int:
         return int(self.ids.size)
+
+
+@lru_cache(maxsize=32)
+def transformer(src: CRS, dst: CRS) -> Transformer:
+    """A cached ``always_xy`` transformer (building one takes ~40 ms)."""
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def prepare_points(
@@ -131,9 +139,7 @@ def prepare_points(
         raise CrsError(f"the {role} have coordinates outside lon/lat ranges but CRS {crs.to_string()}",
                        fix="the coordinates look projected: set the projected CRS they are in")
     if not crs.equals(graph.crs):
-        from pyproj import Transformer
-
-        x, y = Transformer.from_crs(crs, graph.crs, always_xy=True).transform(x, y)
+        x, y = transformer(crs, graph.crs).transform(x, y)
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             bad = ~(np.isfinite(x) & np.isfinite(y))
@@ -174,9 +180,11 @@ def snap(
     *,
     max_snap_m: float = 2000.0,
     snap_far: bool = False,
+    snap_dropped: bool = False,
     access_speed_kmh: float | None = None,
     warn: bool = True,
     role: str = "points",
+    stacklevel: int = 4,
 ) -> _Snapped:
     """Snap coordinates (graph CRS) to the road edges (internal core of :func:`snap_points`)."""
     if not max_snap_m > 0:
@@ -203,6 +211,8 @@ def snap(
         closer = d < dist[pi]
         status[pi[closer]] = "dropped"
     routable = (status == "ok") | ((status == "far") & snap_far)
+    if snap_dropped:  # use the nearest road of the main network instead
+        routable |= (status == "dropped") & ((dist <= max_snap_m) | snap_far)
     # projection onto the segment
     s = np.where(seg >= 0, seg, 0)
     x0, y0, x1, y1 = segs.x0[s], segs.y0[s], segs.x1[s], segs.y1[s]
@@ -245,23 +255,25 @@ def snap(
         seg=np.where(seg >= 0, seg, -1), fwd_ok=fok & routable, bwd_ok=bok & routable,
     )
     if warn:
-        warn_unroutable(snapped, max_snap_m=max_snap_m, role=role)
+        warn_unroutable(snapped, max_snap_m=max_snap_m, role=role, stacklevel=stacklevel)
     return snapped
 
 
-def warn_unroutable(sn: _Snapped, *, max_snap_m: float, role: str) -> None:
+def warn_unroutable(sn: _Snapped, *, max_snap_m: float, role: str, stacklevel: int = 4) -> None:
     """Emit one UnreachableWarning naming the points that cannot be routed."""
     msgs = []
     far = np.nonzero((sn.status == "far") & ~sn.routable)[0]
     if far.size:
         msgs.append(f"{far.size} {role} lie more than {max_snap_m:g} m from any road "
                     f"({format_rows(sn.ids[far].tolist())}); pass snap_far=True or max_snap_m= to snap them")
-    dropped = np.nonzero(sn.status == "dropped")[0]
+    dropped = np.nonzero((sn.status == "dropped") & ~sn.routable)[0]
     if dropped.size:
         msgs.append(f"{dropped.size} {role} lie on roads cut off from the main network "
-                    f"({format_rows(sn.ids[dropped].tolist())}); see graph.dropped")
+                    f"({format_rows(sn.ids[dropped].tolist())}); see graph.dropped, or pass "
+                    "snap_dropped=True to use the nearest road of the main network")
     if msgs:
-        warnings.warn("; ".join(msgs) + ". Their travel times are NaN.", UnreachableWarning, stacklevel=4)
+        warnings.warn("; ".join(msgs) + ". Their travel times are NaN.", UnreachableWarning,
+                      stacklevel=stacklevel)
 
 
 def snap_points(
@@ -271,6 +283,7 @@ def snap_points(
     max_snap_m: float = 2000.0,
     id_column: str | None = None,
     snap_far: bool = False,
+    snap_dropped: bool = False,
     access_speed_kmh: float | None = None,
 ) -> pd.DataFrame:
     """Snap points to the nearest road edge and report how.
@@ -287,14 +300,19 @@ def snap_points(
         Column with the ids (default: the index). Ids must be unique.
     snap_far
         Snap far points anyway (status stays ``"far"``, ``routable`` True).
+    snap_dropped
+        Points whose nearest road was dropped from routing (not strongly connected
+        with the main network) are snapped to the nearest road of the main network
+        instead (status stays ``"dropped"``, ``routable`` True). Default: unreachable.
     access_speed_kmh
         Speed of the access leg (default: the profile's ``access_speed_kmh``).
 
     Returns
     -------
     pandas.DataFrame
-        One row per point, in input order: ``id``; ``status`` (``"ok"``, ``"far"``,
-        ``"dropped"``); ``routable``; ``edge`` (row of ``graph.edges`` the point lies
+        One row per point, in input order: ``id``; ``status`` (``"ok"``; ``"far"``:
+        beyond ``max_snap_m``; ``"dropped"``: nearest road cut off from the main
+        network); ``routable``; ``edge`` (row of ``graph.edges`` the point lies
         on, in that edge's direction), ``u``, ``v`` (its end nodes); ``fraction``
         (0–1 along the edge by length); ``snap_m`` (distance to the road, m);
         ``access_minutes`` (the access leg); ``minutes_to_u``, ``minutes_to_v``
@@ -303,7 +321,8 @@ def snap_points(
         allowed, NaN when not routable; ``x``, ``y`` (road point, graph CRS).
     """
     ids, x, y = prepare_points(graph, points, id_column=id_column)
-    sn = snap(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, access_speed_kmh=access_speed_kmh)
+    sn = snap(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, snap_dropped=snap_dropped,
+              access_speed_kmh=access_speed_kmh)
     ch = graph._chains
     assert ch is not None
     segs = graph._segments
