@@ -54,14 +54,16 @@ def test_schema_doc_is_current() -> None:
 
 
 @pytest.mark.skipif(not (DEMO / "county.gpkg").exists(), reason="demo county not built")
-def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"## Python in ten lines.*?```python\n(.*?)```", text, re.S)
     assert block, "README lost its Python example"
     code = block.group(1)
     assert len([ln for ln in code.splitlines() if ln.strip()]) <= 12
     monkeypatch.chdir(ROOT)
-    exec(compile(code, "README.md", "exec"), {})
+    out = tmp_path / "readme_output"
+    exec(compile(code.replace('"readme_output"', repr(str(out))), "README.md", "exec"), {})
+    assert (out / "report.html").exists()
 
 
 @pytest.mark.skipif(not (DEMO / "county.gpkg").exists(), reason="demo county not built")
