@@ -32,7 +32,7 @@ def solve_layout(
     r: Mapping[str, Any],
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]], pd.DataFrame, list[str]]:
     """Solve the consolidation MILP; return decisions, reasons, assignment and opened sites."""
-    from schoolplan.consolidate import BANDS, _allowed, _anchors, _nearest, _travel
+    from schoolplan.consolidate import BANDS, _allowed, _anchors, _attended, _travel
 
     minutes, walks = _travel(bus, walk, r)
     level_of = schools["level"].copy()
@@ -42,12 +42,7 @@ def solve_layout(
     anchors = _anchors(schools, county, r)
     fixed = set(map(str, r["fixed_open"]))
     bus_r = float(r["bus_minutes"])
-    before = {}
-    for b in BANDS:
-        ok = _allowed(schools["level"], minutes[list(schools.index)].columns, b)
-        before[b] = _nearest(minutes[list(schools.index)],
-                             pd.DataFrame(np.broadcast_to(ok.to_numpy(), (len(minutes), len(ok))),
-                                          index=minutes.index, columns=ok.index))
+    before = _attended(minutes[list(schools.index)], schools["level"])
     # 应留必留: grade 1-3 villages with no receiving school within their day limit keep their school
     limit_lower = r["day_limit_minutes"]["lower"]
     receiving = [c for c in schools.index if c in anchors or c in fixed]

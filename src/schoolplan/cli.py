@@ -7,8 +7,10 @@ report them and exit with code 1.
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -101,14 +103,26 @@ def _summary_tables(summary: dict[str, Any], lang: str) -> list[Table]:
     return [head, levels]
 
 
+def _print_warnings(caught: list[warnings.WarningMessage], *, only_ours: bool = False) -> None:
+    """Print each distinct warning once, as ``warning: message`` (schoolplan's own only if asked)."""
+    from schoolplan.errors import SchoolplanWarning
+
+    seen: set[str] = set()
+    for w in caught:
+        text = str(w.message)
+        if text in seen or (only_ours and not issubclass(w.category, SchoolplanWarning)):
+            continue
+        seen.add(text)
+        err_console.print(f"[yellow]warning:[/yellow] {escape(text)}", soft_wrap=True)
+
+
 def _load(path: Path, coords: str | None) -> Any:
     from schoolplan.county import load_county
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         county = load_county(path, coords=coords)
-    for w in caught:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(str(w.message))}")
+    _print_warnings(caught)
     return county
 
 
@@ -119,8 +133,22 @@ def _road_km(county: Any) -> float | None:
         return None
     if county.roads is None:
         return None
-    graph = build_graph(county.roads, profile="school_bus", crs=county.crs)
+    from schoolplan.scenario import check_offsets, check_road_memory
+
+    check_road_memory(county.roads)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graph = build_graph(county.roads, profile="school_bus", crs=county.crs)
+        check_offsets(county, graph)
+    _print_warnings(caught, only_ours=True)
     return float(graph.stats["km"])
+
+
+def _check_out(out: Path, *, overwrite: bool) -> None:
+    """Fail before the work, not after it, when --out cannot take the outputs."""
+    from schoolplan.report import check_output_dir
+
+    check_output_dir(out, overwrite=overwrite)
 
 
 @app.command()
@@ -141,8 +169,12 @@ def info(
 
 
 def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: bool, maps: bool,
-                   inputs: Any = None) -> list[Any]:
-    """Run scenarios with a progress bar, write the outputs, print the summary table."""
+                   inputs: Any = None, extra: Callable[[list[Any]], dict[str, str]] | None = None) -> list[Any]:
+    """Run scenarios with a progress bar, write the outputs, print the summary table.
+
+    ``extra(results)`` gives more text files (name → content) written into the same
+    atomic output folder.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from schoolplan.report import write_outputs
@@ -158,13 +190,15 @@ def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: boo
         def tick(name: str, step: str) -> None:
             bar.update(task, advance=1, description=f"{name}: {step}")
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             results = run_scenarios(scenarios, progress=tick)
         bar.update(task, description="writing outputs")
         write_outputs(results, out, lang=lang, overwrite=overwrite, maps=maps,
-                      inputs=inputs if inputs is not None else results[0].county)
+                      inputs=inputs if inputs is not None else results[0].county,
+                      extra=extra(results) if extra is not None else None)
         bar.update(task, completed=total)
+    _print_warnings(caught, only_ours=True)
     console.print(_comparison_table(results, lang))
     console.print(f"{t('wrote', lang)} {out}/report.html, comparison.xlsx, results.gpkg, run.json")
     return results
@@ -196,6 +230,7 @@ def run(
     from schoolplan.scenario import load_scenario
 
     lang = check_lang(lang)
+    _check_out(out, overwrite=overwrite)
     loaded = [load_scenario(p) for p in scenarios]
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
@@ -234,6 +269,7 @@ def sweep(
     from schoolplan.scenario import _raw, load_scenario
 
     lang = check_lang(lang)
+    _check_out(out, overwrite=overwrite)
     path, values = _parse_param(param)
     raw = _raw(base)
     variants = []
@@ -247,23 +283,24 @@ def sweep(
         sc = data.setdefault("scenario", {})
         sc["name_zh"] = f"{sc.get('name_zh', base.stem)}（{path[1]}={v}）"
         sc["name_en"] = f"{sc.get('name_en', base.stem)} ({path[1]}={v})"
-        variants.append(load_scenario(data, name=f"{base.stem}_{path[1]}_{v}"))
-    results = _run_and_write(variants, out, lang, overwrite=overwrite, maps=maps)
-    import pandas as pd
+        safe = re.sub(r"[^\w.-]+", "_", f"{base.stem}_{path[1]}_{v}")  # a name for files and layers
+        variants.append(load_scenario(data, name=safe))
 
-    from schoolplan.io import atomic_file
+    def tradeoff(results: list[Any]) -> dict[str, str]:
+        import pandas as pd
 
-    curve = pd.DataFrame({
-        path[1]: values,
-        "schools_after": [r.indicators["schools_kept"] + r.indicators["schools_expanded"] + r.indicators["schools_new"]
-                          for r in results],
-        "schools_merged": [r.indicators["schools_merged"] for r in results],
-        "pupils_over_limit": [r.indicators["pupils_over_limit"] for r in results],
-        "boarders": [r.indicators["boarders"] for r in results],
-        "capital_cost_wan": [r.indicators["capital_cost_wan"] for r in results],
-    })
-    with atomic_file(out / "tradeoff.csv", mode="w") as fh:
-        curve.to_csv(fh, index=False)
+        curve = pd.DataFrame({
+            path[1]: values,
+            "schools_after": [r.indicators["schools_kept"] + r.indicators["schools_expanded"]
+                              + r.indicators["schools_new"] for r in results],
+            "schools_merged": [r.indicators["schools_merged"] for r in results],
+            "pupils_over_limit": [r.indicators["pupils_over_limit"] for r in results],
+            "boarders": [r.indicators["boarders"] for r in results],
+            "capital_cost_wan": [r.indicators["capital_cost_wan"] for r in results],
+        })
+        return {"tradeoff.csv": curve.to_csv(index=False)}
+
+    _run_and_write(variants, out, lang, overwrite=overwrite, maps=maps, extra=tradeoff)
     console.print(f"{t('wrote', lang)} {out / 'tradeoff.csv'}")
 
 
@@ -278,6 +315,7 @@ def demo(
     from schoolplan.scenario import load_scenario
 
     lang = check_lang(lang)
+    _check_out(out, overwrite=False)
     county = _load(demo_county_path(), None)
     for table in _summary_tables(county_summary(county, road_km=_road_km(county)), lang):
         console.print(table)
@@ -286,17 +324,24 @@ def demo(
     _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county)
 
 
+def _interrupted() -> int:
+    err_console.print("interrupted; outputs of this run were not written, earlier outputs are intact",
+                      soft_wrap=True)
+    return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``schoolplan`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
         result = app(args=args, prog_name="schoolplan", standalone_mode=False)
-        return int(result or 0) if isinstance(result, int) else 0
+        code = int(result or 0) if isinstance(result, int) else 0
+        return _interrupted() if code == 130 else code  # typer returns Ctrl-C as exit code 130
     except SchoolplanError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
@@ -304,14 +349,20 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return int(exc.exit_code)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        err_console.print("interrupted; outputs of this run were not written, earlier outputs are intact")
-        return 130
+        return _interrupted()
     except Exception as exc:
+        # typer ≥ 0.20 raises its own copy of click's exceptions (typer._click): match them by name
+        kinds = {c.__name__ for c in type(exc).__mro__}
+        if "ClickException" in kinds:  # usage errors: "Error: Missing argument ...", exit code 2
+            exc.show()  # type: ignore[attr-defined]
+            return int(getattr(exc, "exit_code", 2))
+        if "Abort" in kinds:
+            return _interrupted()
         if debug:
             raise
         err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))}\n"
                           f"This is a bug in schoolplan {__version__}; please report it with the command "
-                          f"you ran at {REPORT_URL} (run again with --debug for the traceback).")
+                          f"you ran at {REPORT_URL} (run again with --debug for the traceback).", soft_wrap=True)
         return 1
 
 

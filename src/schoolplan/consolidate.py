@@ -43,6 +43,7 @@ produces them from the road network.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -51,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from schoolplan.county import County
-from schoolplan.errors import InfeasibleError, SchemaError
+from schoolplan.errors import DataWarning, InfeasibleError, SchemaError
 from schoolplan.results import LayoutPlan
 from schoolplan.standards import load_standards
 
@@ -189,6 +190,11 @@ def village_pupils(
 
 
 # --------------------------------------------------------------------------- helpers
+def _count(value: Any, default: float = 0.0) -> float:
+    """A count from the register; blank (None, NaN, pd.NA) gives ``default``."""
+    return default if value is None or pd.isna(value) else float(value)
+
+
 def _stage(level: str) -> tuple[str, ...]:
     return {"teaching_point": ("primary",), "primary": ("primary",), "nine_year": ("primary", "junior"),
             "junior": ("junior",)}[level]
@@ -201,9 +207,19 @@ def _check_matrix(m: pd.DataFrame, villages: pd.Index, schools: pd.Index, what: 
         raise SchemaError(f"the {what} matrix lacks rows or columns", column=what,
                           rows=[*map(str, missing_v[:5]), *map(str, missing_s[:5])],
                           fix="compute travel times for every village (rows) and school/site (columns)")
-    out = m.loc[villages, schools].astype(float)
-    if (out < 0).to_numpy().any():
-        raise SchemaError(f"negative {what}", column=what, fix="travel times must be ≥ 0 minutes")
+    sub = m.loc[villages, schools]
+    numeric = all(pd.api.types.is_numeric_dtype(t) for t in sub.dtypes)
+    out = sub.astype(float) if numeric else sub.apply(pd.to_numeric, errors="coerce").astype(float)
+    text = out.isna() & sub.notna()
+    if not numeric and text.to_numpy().any():
+        rows = out.index[text.any(axis=1)]
+        raise SchemaError(f"the {what} matrix holds values that are not numbers (e.g. "
+                          f"'{sub.to_numpy()[text.to_numpy()][0]}')", column=what, rows=list(rows),
+                          fix="give minutes as numbers; leave unreachable pairs empty (NaN)")
+    neg = (out < 0).any(axis=1)
+    if neg.any():
+        raise SchemaError(f"negative {what}", column=what, rows=list(out.index[neg]),
+                          fix="travel times must be ≥ 0 minutes")
     return out
 
 
@@ -309,6 +325,9 @@ def consolidate(
     schools_all = county.schools
     open_mask = (schools_all["status"] == "open") & schools_all["level"].isin(_COMPULSORY)
     schools = schools_all[open_mask].copy()
+    for col in ("classes", "boarding_beds", "teachers"):  # blank counts: none known (0), not a crash
+        if col in schools:
+            schools[col] = pd.to_numeric(schools[col], errors="coerce").fillna(0).astype(np.int64)
     for sid in r["fixed_open"]:
         if sid not in schools_all.index:
             raise SchemaError(f"fixed school '{sid}' does not exist", column="fixed_open", rows=[sid],
@@ -359,6 +378,16 @@ def _allowed(level_of: pd.Series, cols: pd.Index, band: str) -> pd.Series:
     return pd.Series([level_of.get(c) in BANDS[band]["levels"] for c in cols], index=cols)
 
 
+def _attended(minutes: pd.DataFrame, level_of: pd.Series) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Where pupils go today, per band: the nearest open school of the band (id, minutes)."""
+    out = {}
+    for b in BANDS:
+        ok = _allowed(level_of, minutes.columns, b)
+        out[b] = _nearest(minutes, pd.DataFrame(np.broadcast_to(ok.to_numpy(), minutes.shape), index=minutes.index,
+                                                columns=minutes.columns))
+    return out
+
+
 def _rules_layout(
     county: County,
     schools: pd.DataFrame,
@@ -373,17 +402,16 @@ def _rules_layout(
     minutes, _walks = _travel(bus.loc[:, schools.index], walk, r)
     level_of = schools["level"]
     # Where pupils go today: the nearest open school of their band
-    before = {b: _nearest(minutes, pd.DataFrame(np.broadcast_to(_allowed(level_of, minutes.columns, b).to_numpy(),
-                                                                 minutes.shape), index=minutes.index,
-                                                 columns=minutes.columns))
-              for b in BANDS}
+    before = _attended(minutes, level_of)
     decision: dict[str, str] = {}
     reason: dict[str, tuple[str, str]] = {}
     if status_quo:
         for sid in schools.index:
             decision[sid] = "keep"
             reason[sid] = ("现状保留", "status quo")
-        assign, _full = _assign(minutes, level_of, set(schools.index), demand, before, r, _seats(schools, r))
+        # today's pupils are in today's schools: the maximum size is a planning norm, not a cap on the status quo
+        today = {**r, "max_size": dict.fromkeys(r["max_size"], math.inf)}
+        assign, _full = _assign(minutes, level_of, set(schools.index), demand, before, today, _seats(schools, r))
         return decision, reason, assign, []
     anchors = _anchors(schools, county, r)
     fixed = set(map(str, r["fixed_open"]))
@@ -391,7 +419,16 @@ def _rules_layout(
                   "county_seat": ("县城学校，作为接收学校", "county-seat school (receiving)"),
                   "nine_year": ("九年一贯制学校，小学和初中均接收", "nine-year school (receives both levels)"),
                   "largest": ("乡镇规模最大的小学，视作中心校", "largest primary of the township, taken as central"),
-                  "junior_kept": ("初中不向县城集中（规则设置）", "junior schools not concentrated (rule)")}
+                  "junior_kept": ("初中不向县城集中（规则设置）", "junior schools not concentrated (rule)"),
+                  "no_seat_junior": ("县城没有可接收的初中，保留", "kept: no junior school in the county seat "
+                                     "to receive its pupils")}
+    # junior schools concentrate only if the county seat has a school to receive them
+    juniors = [s for s in schools.index if level_of[s] == "junior" and s not in anchors]
+    if r["junior_to_county_seat"] and juniors and not any(level_of[s] in ("junior", "nine_year") for s in anchors):
+        warnings.warn("no junior middle or nine-year school in the county seat (县城) to receive junior pupils; "
+                      f"junior schools ({', '.join(map(str, juniors[:8]))}) are kept — check is_county_seat in "
+                      "the townships layer and the county-seat schools", DataWarning, stacklevel=3)
+        anchors.update({str(s): "no_seat_junior" for s in juniors})
     for sid, why in anchors.items():
         decision[sid] = "keep"
         reason[sid] = anchor_txt[why]
@@ -418,7 +455,7 @@ def _rules_layout(
             if far:
                 fails_zh.append(f"生源村（{len(set(far))}个）校车超过{bus_r:g}分钟")
                 fails_en.append(f"{len(set(far))} villages of its pupils are over {bus_r:g} min by bus")
-            enrol = float(row.get("students") or 0)
+            enrol = _count(row.get("students"), np.nan)  # blank enrolment: the size rule is not applied
             if enrol < r["min_enrolment"]:
                 fails_zh.append(f"在校生{enrol:.0f}人，少于{r['min_enrolment']}人")
                 fails_en.append(f"enrolment {enrol:.0f} below {r['min_enrolment']}")
@@ -510,6 +547,11 @@ def _assign(
     cols = [c for c in minutes.columns if c in open_ids]
     col_pos = {c: j for j, c in enumerate(cols)}
     d = demand.reset_index(drop=True)
+    if d.empty:  # no pupils at all (e.g. villages without children): nothing to assign
+        none = pd.DataFrame({"village_id": pd.Series(dtype=object), "band": pd.Series(dtype=object),
+                             "pupils": pd.Series(dtype=float)})
+        return (none.assign(school_id=pd.Series(dtype=object), school_before=pd.Series(dtype=object),
+                            minutes_before=pd.Series(dtype=float)), none)
     vi, sj, cost, dd = [], [], [], []
     t = minutes[cols]
     for band in BANDS:
@@ -635,10 +677,12 @@ def _build_plan(
     """Modes, minutes, boarding, buses, classes and teachers from the decisions."""
     minutes, walks = _travel(bus, walk, r)
     a = assign.copy()
-    a["minutes"] = [minutes.at[v, s] if s is not None and not pd.isna(s) else np.nan
-                    for v, s in zip(a["village_id"], a["school_id"], strict=True)]
-    a["walks"] = [bool(walks.at[v, s]) if s is not None and not pd.isna(s) else False
-                  for v, s in zip(a["village_id"], a["school_id"], strict=True)]
+    a["minutes"] = pd.Series([minutes.at[v, s] if s is not None and not pd.isna(s) else np.nan
+                              for v, s in zip(a["village_id"], a["school_id"], strict=True)], index=a.index,
+                             dtype=float)
+    a["walks"] = pd.Series([bool(walks.at[v, s]) if s is not None and not pd.isna(s) else False
+                            for v, s in zip(a["village_id"], a["school_id"], strict=True)], index=a.index,
+                           dtype=bool)
     limit = a["band"].map(r["day_limit_minutes"]).astype(float)
     boardable = a["band"].isin(r["boarding_bands"])
     mode_col = np.select(
@@ -673,7 +717,7 @@ def _build_plan(
             if is_new else base["level"]
         bands = load.loc[sid].to_dict() if sid in load.index else {}
         pupils_after = float(sum(bands.values()))
-        classes_before = 0 if is_new else int(base.get("classes") or 0)
+        classes_before = 0 if is_new else int(_count(base.get("classes")))
         need = _classes_needed(bands, size, level)
         added = max(0, need - classes_before) if decision.get(sid) in ("keep", "new", "expand") else 0
         if mode == "status_quo":
@@ -683,12 +727,12 @@ def _build_plan(
             dec = "expand"
         boarders = float(served.loc[(served["school_id"] == sid) & (served["mode"] == "boarding"), "pupils"].sum())
         riders = float(served.loc[(served["school_id"] == sid) & (served["mode"] == "bus"), "pupils"].sum())
-        beds = 0 if is_new else int(base.get("boarding_beds") or 0)
+        beds = 0 if is_new else int(_count(base.get("boarding_beds")))
         prim = sum(v for b, v in bands.items() if BANDS[b]["stage"] == "primary")
         jun = bands.get("junior", 0.0)
         t_need = math.ceil(round(prim / r["teacher_ratio"]["primary"], 6)) + math.ceil(
             round(jun / r["teacher_ratio"]["junior"], 6))
-        staff = 0 if is_new else int(base.get("teachers") or 0)
+        staff = 0 if is_new else int(_count(base.get("teachers")))
         receiving = None
         if dec == "merge":
             moved = a[(a["school_before"] == sid) & a["school_id"].notna()]
@@ -710,7 +754,7 @@ def _build_plan(
             "school_id": sid, "name": base.get("name") or sid, "level": level,
             "township_id": base.get("township_id"), "decision": dec, "receiving_id": receiving,
             "reason_zh": zh, "reason_en": en,
-            "students_before": 0 if is_new else int(base.get("students") or 0),
+            "students_before": 0 if is_new else int(_count(base.get("students"))),
             "students_after": round(pupils_after, 1) if dec not in ("merge", "convert") else 0.0,
             "classes_before": classes_before,
             "classes_after": (classes_before + added) if dec not in ("merge", "convert") else 0,

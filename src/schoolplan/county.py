@@ -23,8 +23,22 @@ from pyproj import CRS
 
 from schoolplan import coords as _coords
 from schoolplan._validate import validate_layer
-from schoolplan.errors import ConfigError, CrsError, DataWarning, InputFileError, SchemaError
-from schoolplan.io import TABLE_SUFFIXES, VECTOR_SUFFIXES, list_layers, read_layer
+from schoolplan.errors import (
+    ConfigError,
+    CrsError,
+    DataWarning,
+    InputFileError,
+    SchemaError,
+    format_rows,
+)
+from schoolplan.io import (
+    TABLE_SUFFIXES,
+    VECTOR_SUFFIXES,
+    check_memory,
+    estimate_layer_bytes,
+    list_layers,
+    read_layer,
+)
 from schoolplan.schema import AGE_COLUMNS, LAYERS, LEVEL_LABELS, LEVELS
 
 __all__ = ["County", "county_summary", "load_county"]
@@ -258,6 +272,45 @@ def _check_enrolment(enrol: pd.DataFrame, schools: gpd.GeoDataFrame, file: str) 
     return out
 
 
+def _warn_school_counts(schools: gpd.GeoDataFrame, file: str) -> None:
+    """Warn about open schools whose pupils or classes cannot be used as given.
+
+    Blank enrolment: the enrolment rule of 两集中 is not applied to the school.
+    Pupils but 0 (or blank) classes: a data-entry slip in most registers; class sizes
+    cannot be computed and seats come from ``capacity_seats`` only. Both are
+    warnings, not errors, so that a plan can still be drafted while the register
+    is corrected.
+    """
+    open_s = schools[(schools["status"] == "open") & (schools["level"] != "kindergarten")]
+    blank = open_s.index[open_s["students"].isna()] if "students" in open_s else open_s.index
+    if len(blank):
+        warnings.warn(f"{file}: {len(blank)} open school(s) have no enrolment (在校生数 blank: "
+                      f"{format_rows(blank)}); the minimum-enrolment rule is not applied to them — fill in "
+                      "the number of pupils", DataWarning, stacklevel=3)
+    if "classes" in schools:
+        pupils = pd.to_numeric(schools["students"], errors="coerce").fillna(0) > 0
+        no_class = pupils & (pd.to_numeric(schools["classes"], errors="coerce").fillna(0) <= 0)
+        if no_class.any():
+            warnings.warn(f"{file}: {int(no_class.sum())} school(s) have pupils but 0 classes (班级数: "
+                          f"{format_rows(schools.index[no_class])}); their class sizes cannot be computed and "
+                          "their seats count as capacity_seats only — enter the number of classes",
+                          DataWarning, stacklevel=3)
+
+
+def _check_births(births: pd.DataFrame, file: str) -> None:
+    """Births must cover every year between the first and the last, per township."""
+    groups = births.groupby("township_id") if "township_id" in births else [(None, births)]
+    for tw, b in groups:
+        years = set(b["year"].astype(int))
+        gap = sorted(set(range(min(years), max(years) + 1)) - years)
+        if gap:
+            where = f" for township {tw}" if tw is not None else ""
+            raise SchemaError(f"births: missing year(s) {', '.join(map(str, gap[:8]))}{where}", file=file,
+                              layer="births", column="year", rows=[tw] if tw is not None else (),
+                              fix="add the missing years (the registered count, or an interpolated one) so "
+                              "that births run without gaps")
+
+
 def load_county(
     path: str | Path,
     *,
@@ -310,6 +363,10 @@ def load_county(
             raise InputFileError(f"no {required} layer found", file=str(p), layer=required,
                                  fix=f"add a file named {stems}.gpkg/.csv/.xlsx or a GeoPackage layer "
                                  f"'{required}'")
+    check_memory(sum(estimate_layer_bytes(f, layer) for f, layer in srcs.values() if f.exists()),
+                 what="loading the county", file=str(p),
+                 fix="clip the layers to the county (a province-wide file is too big for this machine), "
+                 "drop columns you do not need, or use a machine with more memory")
     raw = {name: _read(name, src, coords) for name, src in srcs.items()}
     frames: dict[str, pd.DataFrame] = {}
     for name, df in raw.items():
@@ -346,6 +403,8 @@ def load_county(
     _check_refs(out["births"], "township_id", townships.index, file=str(srcs["births"][0]), layer="births",
                 fix="use township ids from the townships layer, or leave the column out for county totals")
     out["enrolment"] = _check_enrolment(out["enrolment"], out["schools"], str(srcs["enrolment"][0]))
+    _check_births(out["births"], str(srcs["births"][0]))
+    _warn_school_counts(out["schools"], Path(schools_file).name)
     outline = townships.geometry.union_all()
     for name in ("schools", "villages", "sites"):
         _warn_outside(out[name], outline, name=name)

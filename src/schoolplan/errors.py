@@ -25,6 +25,7 @@ __all__ = [
     "NonUniqueIdError",
     "OptimizationError",
     "OutputError",
+    "ResourceError",
     "SchemaError",
     "SchoolplanError",
     "SchoolplanWarning",
@@ -147,6 +148,10 @@ class ConfigError(SchoolplanError):
 
 class OutputError(SchoolplanError):
     """An output location cannot be written (exists and is not empty, not writable, ...)."""
+
+
+class ResourceError(SchoolplanError):
+    """The machine lacks the resources for a job (memory): the message gives the estimate and the fix."""
 
 
 class SchoolplanWarning(UserWarning):

@@ -32,7 +32,11 @@ __all__ = [
     "LON_NAMES",
     "atomic_dir",
     "atomic_file",
+    "available_memory",
+    "check_memory",
     "detect_encoding",
+    "estimate_layer_bytes",
+    "estimate_road_bytes",
     "list_layers",
     "points_from_lonlat",
     "read_layer",
@@ -84,8 +88,23 @@ def detect_encoding(raw: bytes) -> str:
     return best.encoding
 
 
+def _utf8_read_as_gbk(text: str) -> str | None:
+    """The repaired text when ``text`` is UTF-8 Chinese that was decoded as GBK (else None)."""
+    if len(text) < 2 or text.isascii():
+        return None
+    try:
+        fixed = text.encode("gbk").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    return fixed if fixed != text and any("\u4e00" <= c <= "\u9fff" for c in fixed) else None
+
+
 def _check_mojibake(df: pd.DataFrame, *, file: str, layer: str | None = None) -> None:
-    """Raise when text columns look like mis-decoded Chinese (mojibake)."""
+    """Raise when text columns look like mis-decoded Chinese (mojibake).
+
+    UTF-8 text decoded as GBK (``河口初中`` → ``娌冲彛鍒濅腑``, typical of a UTF-8 CSV
+    opened and saved again in a GBK Excel) is only a warning: the test is a heuristic.
+    """
     for col in [*map(str, df.columns)]:
         if _MOJIBAKE.search(col):
             raise EncodingError(
@@ -99,6 +118,13 @@ def _check_mojibake(df: pd.DataFrame, *, file: str, layer: str | None = None) ->
             continue
         values = df[col].dropna().astype(str)
         bad = values[values.str.contains(_MOJIBAKE)]
+        gbk = values.map(_utf8_read_as_gbk).dropna()
+        if len(gbk) >= max(2, len(values) // 5):
+            warnings.warn(
+                f"{file}: text in column '{col}' looks like UTF-8 read as GBK (mojibake), e.g. "
+                f"'{values.loc[gbk.index[0]][:20]}' is probably '{gbk.iloc[0][:20]}' (rows "
+                f"{', '.join(str(int(i) + 1) for i in gbk.index[:8])}); re-export the file as UTF-8",
+                DataWarning, stacklevel=4)
         if len(bad) and len(bad) >= max(1, len(values) // 5):
             raise EncodingError(
                 f"text looks garbled (mojibake), e.g. '{bad.iloc[0][:30]}'",
@@ -126,7 +152,7 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     try:
         return pd.read_csv(_io.StringIO(text), sep=sep, dtype=str, keep_default_na=True, skipinitialspace=True)
     except pd.errors.ParserError as exc:
-        raise InputFileError(f"cannot parse the CSV: {exc}", file=str(path),
+        raise InputFileError(f"cannot parse the CSV: {' '.join(str(exc).split())}", file=str(path),
                              fix="check for unquoted commas and a consistent number of columns") from None
 
 
@@ -497,7 +523,12 @@ def atomic_dir(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
         if target.exists():
             old = target.with_name(f".{target.name}.old-{os.getpid()}")
             os.replace(target, old)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except BaseException:  # interrupted between the two renames: put the previous outputs back
+            if old is not None and not target.exists():
+                os.replace(old, target)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except BaseException:
@@ -552,3 +583,79 @@ def _gpkg_safe(df: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(s):
             out[col] = s.astype(np.float64)
     return out
+
+
+# --------------------------------------------------------------------------- memory guard
+#: In-memory bytes per byte of file, by suffix (measured on the demo county and rounded up).
+_TABLE_FACTOR = {".csv": 10, ".txt": 10, ".tsv": 10, ".xlsx": 40, ".xlsm": 40, ".xls": 20}
+#: Road sources: bytes of graph building per byte of file (PBF is densely compressed).
+_ROAD_FACTOR = {".pbf": 120, ".osm": 15, ".xml": 15, ".graphml": 15}
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now (``psutil.virtual_memory().available``)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():  # FileGDB
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def estimate_layer_bytes(path: str | Path, layer: str | None = None) -> int:
+    """Rough memory needed to read and validate one input layer, bytes.
+
+    Vector layers: feature count × (fields + geometry) from the file header (cheap,
+    no features are read); tables: file size × a factor per format.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in _TABLE_FACTOR:
+        return _size(p) * _TABLE_FACTOR[suffix]
+    try:
+        info = pyogrio.read_info(str(p), layer=layer)
+        n = int(info["features"])
+        if n >= 0:
+            return n * (len(info["fields"]) + 4) * 100
+    except Exception:  # unreadable files are reported by the reader itself
+        pass
+    return _size(p) * 10
+
+
+def estimate_road_bytes(path: str | Path) -> int:
+    """Rough memory needed to build a road graph from a file, bytes (PBF ≈ 120 × its size)."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    return _size(p) * _ROAD_FACTOR.get(suffix, 20)
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**30:,.1f} GB" if n >= 2**30 else f"{n / 2**20:,.1f} MB"
+
+
+def check_memory(needed: float, *, what: str, file: str | None = None, fix: str) -> None:
+    """Raise :class:`~schoolplan.errors.ResourceError` when ``needed`` bytes exceed the available memory.
+
+    Called before big structures are built, so that a province-sized input on a small
+    machine stops with the estimate and a fix instead of being killed by the system.
+
+    Parameters
+    ----------
+    needed
+        Estimated bytes.
+    what
+        What needs them ("loading the county", "the travel-time matrices" ...).
+    file
+        The input responsible, if any.
+    fix
+        How to make the job fit.
+    """
+    from schoolplan.errors import ResourceError
+
+    avail = available_memory()
+    if needed > avail:
+        raise ResourceError(f"{what} needs about {_mb(needed)} of memory but only {_mb(avail)} is available",
+                            file=file, fix=fix)

@@ -1576,7 +1576,38 @@ def map_html(m: folium.Map | DualMap | Figure, *, offline: bool = True,
         A complete ``<!DOCTYPE html>`` document.
     """
     root = m if isinstance(m, Figure) else m.get_root()
-    return _rewrite_assets(root.render(), offline=offline, mirror=asset_mirror)
+    page = root.render()
+    return _rewrite_assets(_stable_ids(root, page), offline=offline, mirror=asset_mirror)
+
+
+def _element_ids(root: Element) -> set[str]:
+    """Ids of every element reachable from ``root`` (children, and the halves of a dual map)."""
+    seen: set[int] = set()
+    ids: set[str] = set()
+    stack: list[Any] = [root]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen or not isinstance(e, Element):
+            continue
+        seen.add(id(e))
+        ids.add(e._id)
+        stack.extend(e._children.values())
+        stack.extend(v for k, v in vars(e).items() if k in ("m1", "m2", "header", "html", "script"))
+    return ids
+
+
+def _stable_ids(root: Element, page: str) -> str:
+    """Replace folium's random element ids (``uuid4`` hex) by ids numbered in page order.
+
+    The same map then gives byte-identical HTML on every run, which keeps reports
+    reproducible (the ids only name JavaScript variables and HTML elements).
+    """
+    ids = [i for i in _element_ids(root) if re.fullmatch(r"[0-9a-f]{32}", i) and i in page]
+    if not ids:
+        return page
+    ids.sort(key=page.find)
+    new = {old: f"{n:032x}" for n, old in enumerate(ids, start=1)}
+    return re.sub("|".join(ids), lambda match: new[match.group(0)], page)
 
 
 def save_map(m: folium.Map | DualMap | Figure, path: str | Path, *, offline: bool = False,

@@ -336,7 +336,9 @@ def seats_short(county: Any, plan: Any, demand: pd.DataFrame, year: int) -> dict
         out[str(st)] += float(p)
     d = demand[(demand["year"] == year) & (demand["level"] == "kindergarten")].groupby("zone")["p50"].sum()
     kg = county.schools[(county.schools["status"] == "open") & (county.schools["level"] == "kindergarten")]
-    cap = kg.groupby("township_id")["capacity_seats"].sum()
+    fallback = kg["classes"].fillna(0).astype(float) * 30 if "classes" in kg else pd.Series(0.0, index=kg.index)
+    seats = kg["capacity_seats"].astype(float).fillna(fallback) if "capacity_seats" in kg else fallback
+    cap = seats.groupby(kg["township_id"]).sum()  # classes × 30 (mixed-age class) when seats are not given
     out["kindergarten"] = float(sum(max(0.0, v - float(cap.get(tw, 0.0))) for tw, v in d.items()))
     return out
 

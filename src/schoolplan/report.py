@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from schoolplan.metrics import HIGHER_IS_BETTER, INDICATOR_LABELS, LOWER_IS_BETT
 from schoolplan.results import DECISIONS, MODES, ScenarioResult
 from schoolplan.schema import LEVEL_LABELS
 
-__all__ = ["assignment_lines", "findings", "write_outputs", "write_xlsx"]
+__all__ = ["assignment_lines", "check_output_dir", "findings", "write_outputs", "write_xlsx"]
 
 _LEVELS3 = ("kindergarten", "primary", "junior")
 _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
@@ -360,6 +361,9 @@ def _fix_zip_times(path: Path) -> None:
         members = [(i, zin.read(i.filename)) for i in zin.infolist()]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
         for info, data in members:
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time as "modified"
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
@@ -399,6 +403,48 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_output_dir(out: str | Path, *, overwrite: bool = False) -> Path:
+    """Check that ``out`` can take the outputs, before any work is done.
+
+    Parameters
+    ----------
+    out
+        The output folder.
+    overwrite
+        Whether a non-empty folder that is not an earlier schoolplan output may be replaced.
+
+    Returns
+    -------
+    pathlib.Path
+        The resolved folder.
+
+    Raises
+    ------
+    OutputError
+        The path is a file; the folder holds other files (and not ``overwrite``); or
+        the nearest existing parent is not a writable folder.
+    """
+    import os
+
+    from schoolplan.errors import OutputError
+
+    target = Path(out).resolve()
+    if target.exists() and not target.is_dir():
+        raise OutputError("the output path exists and is a file", file=str(target),
+                          fix="choose a folder name for --out")
+    if target.exists() and not overwrite and not (target / "run.json").exists() and any(target.iterdir()):
+        raise OutputError("the output folder exists and is not empty", file=str(target),
+                          fix="choose another --out folder, or pass --overwrite")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        why = "is not a folder" if not parent.is_dir() else "is not writable"
+        raise OutputError(f"the output folder cannot be written: '{parent}' {why}", file=str(target),
+                          fix="choose a folder you can write to")
+    return target
+
+
 def write_outputs(
     results: Sequence[ScenarioResult],
     out: str | Path,
@@ -407,6 +453,7 @@ def write_outputs(
     overwrite: bool = False,
     maps: bool = True,
     inputs: Any = None,
+    extra: Mapping[str, str] | None = None,
 ) -> Path:
     """Write report.html, comparison.xlsx, results.gpkg, scenario copies and run.json.
 
@@ -425,6 +472,9 @@ def write_outputs(
         Embed the interactive maps in the report.
     inputs
         A :class:`~schoolplan.County` whose cleaned input layers go to ``inputs_clean.gpkg``.
+    extra
+        More text files (file name → content, e.g. ``tradeoff.csv``) written in the same
+        folder, so that they appear together with the rest or not at all.
 
     Returns
     -------
@@ -433,7 +483,22 @@ def write_outputs(
     """
     target = Path(out)
     previous = (target / "run.json").exists()  # our own earlier outputs may always be replaced
-    with atomic_dir(target, overwrite=overwrite or previous) as tmp:
+    try:
+        return _write_outputs(results, target, lang=lang, overwrite=overwrite or previous, maps=maps,
+                              inputs=inputs, extra=extra)
+    except OSError as exc:  # disk full, permissions, a folder vanished: the user's environment, not a bug
+        from schoolplan.errors import OutputError
+
+        raise OutputError(f"writing the outputs failed: {exc.strerror or exc}", file=str(target),
+                          fix="free disk space or fix the permissions and run again; earlier outputs in "
+                          "the folder are intact") from exc
+
+
+def _write_outputs(results: Sequence[ScenarioResult], target: Path, *, lang: str, overwrite: bool, maps: bool,
+                   inputs: Any, extra: Mapping[str, str] | None) -> Path:
+    for r in results:  # scenario names become file and layer names: they must not leave the folder
+        _inside(target, f"scenarios/{r.name}.toml")
+    with atomic_dir(target, overwrite=overwrite) as tmp:
         (tmp / "report.html").write_text(render_html(results, lang=lang, maps=maps), encoding="utf-8")
         write_xlsx(results, tmp / "comparison.xlsx")
         write_gpkg(_gpkg_layers(results), tmp / "results.gpkg")
@@ -444,7 +509,9 @@ def write_outputs(
         for r in results:
             src = r.config.get("source")
             if src and Path(src).exists():
-                shutil.copyfile(src, scen_dir / f"{r.name}.toml")
+                shutil.copyfile(src, _inside(scen_dir, f"{r.name}.toml"))
+        for name, text in (extra or {}).items():
+            _inside(tmp, name).write_text(text, encoding="utf-8")
         county = results[0].county if results else None
         run = {
             "schoolplan": __version__,
@@ -458,6 +525,17 @@ def write_outputs(
         }
         (tmp / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return target
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing names that would leave the output folder (``../x``, ``/x``)."""
+    from schoolplan.errors import OutputError
+
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()) or path == folder.resolve():
+        raise OutputError(f"the output name '{name}' would be written outside the output folder",
+                          fix="use scenario names without '/', '\\' or '..'")
+    return path
 
 
 def _version(pkg: str) -> str | None:

@@ -34,12 +34,12 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from schoolplan.errors import ConfigError
+from schoolplan.errors import ConfigError, SchoolplanError
 from schoolplan.results import ScenarioResult
 
-__all__ = ["Scenario", "compare", "load_scenario", "run_scenario", "run_scenarios"]
+__all__ = ["Scenario", "check_offsets", "compare", "load_scenario", "run_scenario", "run_scenarios"]
 
 
 class _Strict(BaseModel):
@@ -58,6 +58,13 @@ class ScenarioSection(_Strict):
     standards: str = "cn_national"
     seed: int = 0
     lang: Literal["zh", "en"] = "zh"
+
+    @model_validator(mode="after")
+    def _target_within_horizon(self) -> ScenarioSection:
+        if self.target_year > self.horizon_year:
+            raise ValueError(f"target_year {self.target_year} is after horizon_year {self.horizon_year}: the "
+                             "forecast would not reach it")
+        return self
 
 
 class NetworkSection(_Strict):
@@ -154,6 +161,11 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+#: Scenario keys that name files or folders; all are read, none is written.
+_PATH_KEYS = (("scenario", "county"), ("scenario", "standards"), ("network", "profile"),
+              ("network", "walk_profile"))
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError("scenario file not found", file=str(path), fix="check the path")
@@ -163,10 +175,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path), fix="check quotes, brackets and '=' signs") from None
     except UnicodeDecodeError:
         raise ConfigError("the scenario file is not UTF-8", file=str(path), fix="save it as UTF-8") from None
-    # resolve paths relative to this file
-    sc = data.get("scenario")
-    if isinstance(sc, dict) and isinstance(sc.get("county"), str):
-        sc["county"] = str((path.parent / sc["county"]).resolve())
+    # resolve paths relative to this file (county folder, standards and speed-profile TOML files)
+    for section, key in _PATH_KEYS:
+        sub = data.get(section)
+        if not isinstance(sub, dict) or not isinstance(sub.get(key), str):
+            continue
+        value = sub[key]
+        if key == "county" or value.lower().endswith(".toml"):
+            sub[key] = str((path.parent / value).resolve())
     return data
 
 
@@ -228,11 +244,37 @@ def load_scenario(path: str | Path | Mapping[str, Any], *, name: str | None = No
         data, file, stem = _raw(p), str(p), name or p.stem
     data.pop("inherit", None)
     try:
-        return Scenario(**data, name=stem, source=None if file == "<dict>" else Path(file).resolve())
+        sc = Scenario(**data, name=stem, source=None if file == "<dict>" else Path(file).resolve())
     except ValidationError as exc:
         raise _explain(exc, file) from None
     except TypeError as exc:
         raise ConfigError(f"invalid scenario: {exc}", file=file, fix="use the documented sections") from None
+    _check_references(sc, file)
+    return sc
+
+
+def _check_references(sc: Scenario, file: str) -> None:
+    """Fail at load time (not after an hour of other scenarios) on files and names that do not exist."""
+    from schoolplan.network import load_profile
+    from schoolplan.standards import load_standards
+
+    if not Path(sc.scenario.county).exists():
+        raise ConfigError("the county folder named in the scenario does not exist", file=file,
+                          column="scenario.county", rows=[str(sc.scenario.county)],
+                          fix="give the county folder or GeoPackage, relative to the scenario file")
+    try:
+        std = load_standards(None if sc.scenario.standards == "cn_national" else sc.scenario.standards,
+                             overrides=sc.standards_overrides or None)
+        for key in ("profile", "walk_profile"):
+            load_profile(getattr(sc.network, key))
+    except ConfigError as exc:
+        exc.file = exc.file or file
+        exc.column = exc.column or "scenario.standards / standards_overrides / network.profile"
+        raise
+    presets = std.get("service_radius_presets", {})
+    if sc.reserve.enabled and sc.reserve.radius_preset not in presets:
+        raise ConfigError(f"unknown service-radius preset '{sc.reserve.radius_preset}'", file=file,
+                          column="reserve.radius_preset", fix=f"use one of: {', '.join(sorted(presets))}")
 
 
 # --------------------------------------------------------------------------- running
@@ -262,8 +304,97 @@ def _graph(county: Any, profile: str, bad_weather: bool, cache: _Cache) -> Any:
     if county.roads is None:
         raise InputFileError("the county has no road network", file=str(county.source),
                              fix="add roads.osm.pbf (or a road layer) to the county folder")
+    check_road_memory(county.roads)
     return cache.get(("graph", str(county.source), profile, bad_weather),
                      lambda: build_graph(county.roads, profile=profile, crs=county.crs, bad_weather=bad_weather))
+
+
+def check_road_memory(roads: Any) -> None:
+    """Stop with a :class:`~schoolplan.errors.ResourceError` before building a graph too big for memory."""
+    from schoolplan.io import check_memory, estimate_road_bytes
+
+    if isinstance(roads, str | Path) and Path(roads).exists():
+        check_memory(estimate_road_bytes(roads), what="building the road graph", file=str(roads),
+                     fix="clip the road file to the county plus a few km (e.g. osmium extract --bbox ...); "
+                     "a province-wide OSM extract is too big for this machine")
+
+
+def check_matrix_memory(n_villages: int, n_destinations: int) -> None:
+    """Stop before village × school matrices (and the assignment built on them) exceed memory.
+
+    About 64 bytes per village–school pair: the bus and walking matrices, their
+    copies in the consolidation, and the assignment model.
+    """
+    from schoolplan.io import check_memory
+
+    check_memory(64.0 * n_villages * n_destinations * 2,
+                 what=f"travel times for {n_villages:,} villages × {n_destinations:,} schools and sites",
+                 fix="clip the villages and schools to the county, aggregate villages (自然村 → 行政村), or "
+                 "use a machine with more memory")
+
+
+def check_offsets(county: Any, graph: Any) -> list[str]:
+    """Warn when schools or villages look like GCJ-02 web-map coordinates given as WGS-84.
+
+    Compares their distance to the road graph before and after a GCJ-02 → WGS-84
+    conversion (:func:`schoolplan.coords.detect_gcj02_offset`); only points in China
+    are checked, so counties elsewhere cost nothing.
+
+    Parameters
+    ----------
+    county
+        A loaded county.
+    graph
+        Its road graph (:class:`~schoolplan.network.RoadGraph`).
+
+    Returns
+    -------
+    list of str
+        The layers that look offset (a :class:`~schoolplan.errors.DataWarning` is
+        issued for them).
+    """
+    import shapely
+    from pyproj import Transformer
+
+    from schoolplan import coords as _coords
+    from schoolplan.errors import DataWarning
+
+    layers = {name: getattr(county, name).geometry for name in ("schools", "villages")}
+    to_ll = Transformer.from_crs(county.crs, 4326, always_xy=True)
+    pts = {}
+    for name, geom in layers.items():
+        geom = geom[geom.notna() & ~geom.is_empty]
+        lon, lat = to_ll.transform(geom.centroid.x.to_numpy(), geom.centroid.y.to_numpy())
+        if _coords.in_china(lon, lat).any():
+            pts[name] = (np.asarray(lon), np.asarray(lat))
+    edges = getattr(graph, "edges", None)
+    if not pts or edges is None or not len(edges):
+        return []
+    xy = shapely.get_coordinates(shapely.segmentize(edges.geometry.to_numpy(), 50.0))
+    rlon, rlat = Transformer.from_crs(graph.crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    groups = dict(pts)
+    if len(pts) == 2:  # too few schools or villages alone: judge them together
+        groups["schools and villages"] = tuple(np.concatenate([pts["schools"][i], pts["villages"][i]])
+                                               for i in (0, 1))
+    offset: list[str] = []
+    found: list[_coords.OffsetCheck] = []
+    for name, (lon, lat) in groups.items():
+        if offset and name == "schools and villages":
+            break
+        res = _coords.detect_gcj02_offset(lon, lat, rlon, rlat)
+        if res is not None and res.likely_gcj02:
+            offset.append(name)
+            found.append(res)
+    if offset:
+        checked = found[0]
+        warnings.warn(
+            f"{' and '.join(offset)} look like GCJ-02 (Gaode/Tencent web-map) coordinates labelled WGS-84: "
+            f"converting them GCJ-02 → WGS-84 would move them about {checked.median_shift_m:.0f} m and bring "
+            f"them from {checked.median_before_m:.0f} m to {checked.median_after_m:.0f} m (median) from the roads. "
+            'Load them with coords="gcj02" (scenario: coords = "gcj02"; CLI: --coords gcj02) for lon/lat '
+            "tables, or convert GeoPackage/shapefile layers with schoolplan.coords.gcj02_to_wgs84",
+            DataWarning, stacklevel=2)
+    return offset
 
 
 def _matrix(graph: Any, origins: gpd.GeoDataFrame, dest: gpd.GeoDataFrame, cutoff: float, key: tuple[Any, ...],
@@ -280,6 +411,26 @@ def _matrix(graph: Any, origins: gpd.GeoDataFrame, dest: gpd.GeoDataFrame, cutof
     return cache.get(key, make)
 
 
+def _fill_untaught_grades(e: pd.DataFrame, grades: Mapping[str, tuple[int, ...]]) -> pd.DataFrame:
+    """Add 0-pupil rows for grades no school of a township teaches in any year.
+
+    A township whose only primary school is a teaching point (grades 1–4) has no
+    grade 5–6 rows at all: its pupils go elsewhere, so 0 is the truth there. Grades
+    missing only in some years are left to the forecast (warning or error).
+    """
+    fill = []
+    for (zone, level), g in e.groupby(["zone", "level"], sort=False):
+        absent = [x for x in grades.get(str(level), ()) if x not in set(g["grade"])]
+        if absent:
+            years = sorted(set(g["year"]))
+            fill.append(pd.DataFrame([{"zone": zone, "level": level, "year": y, "grade": x, "students": 0}
+                                      for y in years for x in absent]))
+    if not fill:
+        return e
+    return pd.concat([e, *fill], ignore_index=True).sort_values(["zone", "level", "year", "grade"],
+                                                                 ignore_index=True)
+
+
 def _forecast(sc: Scenario, county: Any, cache: _Cache) -> pd.DataFrame:
     from schoolplan import forecast as fc
 
@@ -288,12 +439,18 @@ def _forecast(sc: Scenario, county: Any, cache: _Cache) -> pd.DataFrame:
         e["zone"] = e["school_id"].map(county.schools["township_id"])
         e = e[e["level"].isin(["kindergarten", "primary", "junior"]) & e["zone"].notna()]
         e = e.groupby(["zone", "level", "year", "grade"], as_index=False)["students"].sum()
+        e = _fill_untaught_grades(e, fc.DEFAULT_LEVEL_GRADES)
         b = county.births.rename(columns={"township_id": "zone"})
         last = int(e["year"].max())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            d = fc.seat_demand(e, b, horizon_years=max(sc.scenario.horizon_year - last, 1),
-                               births_scenario=sc.forecast.fertility)
+            try:
+                d = fc.seat_demand(e, b, horizon_years=max(sc.scenario.horizon_year - last, 1),
+                                   births_scenario=sc.forecast.fertility)
+            except SchoolplanError as exc:  # say which county's births/enrolment
+                exc.file = exc.file or str(county.source)
+                exc.layer = exc.layer or "births, enrolment"
+                raise
         if sc.forecast.urbanisation_rate > 0 and county.county_seat is not None:
             d = fc.urbanisation_shift(d, to_zone=county.county_seat, rate_per_year=sc.forecast.urbanisation_rate,
                                       base_year=last)
@@ -346,6 +503,7 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
     county = _county(sc, cache)
     tick("network")
     bus_g = _graph(county, sc.network.profile, sc.network.bad_weather, cache)
+    cache.get(("offsets", str(county.source), sc.scenario.coords), lambda: check_offsets(county, bus_g))
     walk_g = _graph(county, sc.network.walk_profile, False, cache)
     compulsory = county.schools[county.schools["status"].eq("open")
                                 & county.schools["level"].isin(["teaching_point", "primary", "nine_year", "junior"])]
@@ -354,6 +512,7 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
         if len(sites) else compulsory[["geometry"]]
     dest = gpd.GeoDataFrame(dest, geometry="geometry", crs=county.crs)
     tick("travel_times")
+    check_matrix_memory(len(county.villages), len(dest))
     src = str(county.source)
     bus = _matrix(bus_g, county.villages, dest, sc.network.cutoff_minutes,
                   ("bus", src, sc.network.profile, sc.network.bad_weather), cache, sc.network.max_snap_m)
@@ -362,6 +521,10 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
     tick("forecast")
     demand = _forecast(sc, county, cache)
     target = sc.scenario.target_year
+    if target < county.base_year:
+        raise ConfigError(f"target_year {target} is before the register year {county.base_year}",
+                          file=str(sc.source) if sc.source else None, column="scenario.target_year",
+                          fix=f"choose a target year from {county.base_year} on")
     years = set(demand["year"])
     pupils = village_pupils(county, year=target, demand=demand) if target in years else village_pupils(county)
     tick("consolidate")
