@@ -120,6 +120,7 @@ __all__ = [
     "classes_needed",
     "cohort_survival",
     "concentrate",
+    "enrolment_by_zone",
     "fit_ratios",
     "housing_yield",
     "intake_students_forecast",
@@ -1949,3 +1950,33 @@ def seat_balance(demand: pd.DataFrame, capacity: pd.DataFrame, *,
     cols = ["zone", "level", "year", "pupils_p10", "pupils_p50", "pupils_p90", "seats", "balance_p50",
             "shortfall_p50", "shortfall_p90", "surplus_p50", "classes_p50", "classes_short_p50"]
     return out[cols]
+
+
+def enrolment_by_zone(
+    enrolment: pd.DataFrame,
+    schools: pd.DataFrame,
+    *,
+    zone_column: str = "township_id",
+    levels: Sequence[str] = LEVELS,
+) -> pd.DataFrame:
+    """Sum a register's school-level enrolment to zones, ready for :func:`seat_demand`.
+
+    Parameters
+    ----------
+    enrolment
+        ``year, school_id, level, grade, students`` (as in :attr:`schoolplan.County.enrolment`).
+    schools
+        Schools indexed by ``school_id`` with the zone column.
+    zone_column
+        Column of ``schools`` naming each school's zone (the township by default).
+    levels
+        Levels to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``zone, level, year, grade, students``; schools without a zone are left out.
+    """
+    e = enrolment.assign(zone=enrolment["school_id"].map(schools[zone_column]))
+    e = e[e["level"].isin(list(levels)) & e["zone"].notna()]
+    return e.groupby(["zone", "level", "year", "grade"], as_index=False)["students"].sum()

@@ -435,11 +435,7 @@ def _forecast(sc: Scenario, county: Any, cache: _Cache) -> pd.DataFrame:
     from schoolplan import forecast as fc
 
     def make() -> pd.DataFrame:
-        e = county.enrolment.copy()
-        e["zone"] = e["school_id"].map(county.schools["township_id"])
-        e = e[e["level"].isin(["kindergarten", "primary", "junior"]) & e["zone"].notna()]
-        e = e.groupby(["zone", "level", "year", "grade"], as_index=False)["students"].sum()
-        e = _fill_untaught_grades(e, fc.DEFAULT_LEVEL_GRADES)
+        e = _fill_untaught_grades(fc.enrolment_by_zone(county.enrolment, county.schools), fc.DEFAULT_LEVEL_GRADES)
         b = county.births.rename(columns={"township_id": "zone"})
         last = int(e["year"].max())
         with warnings.catch_warnings():
