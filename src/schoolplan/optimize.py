@@ -37,7 +37,21 @@ bound is a valid lower bound of the true optimum. When the relaxation's solution
 is also feasible and equally cheap in the full model (no client relies on its
 tail), it is optimal for the full model; otherwise ``K_j`` is doubled for the
 clients that used their tail and the model is solved again (warm-started).
-Clients whose list holds every allowed facility have no tail.
+Clients whose list holds every allowed facility have no tail. The initial
+``K_j`` is about ``1.5 n_facilities / p`` (uncapacitated) or ``3 n_facilities / p``
+(capacitated) plus a few, or all allowed pairs for small models.
+
+Solving a round
+---------------
+1. A start: for the p-median a greedy + swap local search on the candidate lists;
+   for the capacitated p-median the uncapacitated optimum (which is returned at
+   once when it happens to respect the capacities); then the previous round.
+2. The LP relaxation (capacity rows added to the solved uncapacitated LP and
+   re-optimised by dual simplex, several times faster than from scratch).
+3. Reduced-cost fixing: with LP value ``L`` and start value ``U``, a variable whose
+   reduced cost exceeds ``U - L`` keeps its LP bound in every better solution
+   (for split assignments only its bound is tightened).
+4. HiGHS branch-and-cut on what is left, warm-started.
 
 Statuses
 --------
@@ -54,7 +68,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import highspy
@@ -75,6 +89,7 @@ __all__ = [
 
 #: Relative gap below which a solution is reported as ``"optimal"``.
 OPTIMAL_GAP = 1e-6
+_scheduler_threads: int | None = None  # size of HiGHS' global thread pool, if we set it
 _CHUNK_ELEMS = 1 << 22  # dense matrices are processed in row blocks of ~4 M cells
 
 
@@ -356,21 +371,6 @@ class _Costs:
         arg[~np.isfinite(best)] = -1
         return best, arg
 
-    def values(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Cost of the given (client, facility) pairs (``inf`` where not allowed)."""
-        if self.dense is not None:
-            return self.dense[rows, cols]
-        assert self.csr is not None
-        m = self.shape[1]
-        keys = self._rows().astype(np.int64) * m + self.csr.indices
-        want = rows.astype(np.int64) * m + cols
-        pos = np.searchsorted(keys, want)
-        pos_c = np.minimum(pos, max(len(keys) - 1, 0))
-        ok = (pos < len(keys)) & (keys[pos_c] == want) if len(keys) else np.zeros(len(want), bool)
-        out = np.full(len(want), np.inf)
-        out[ok] = self.csr.data[pos_c[ok]]
-        return out
-
     def within(self, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Allowed pairs with ``cost[j, i] <= radius[j]``, as ``(clients, facilities)``."""
         if self.dense is not None:
@@ -579,9 +579,11 @@ class _Model:
         self._int: list[np.ndarray] = []
         self._rlo: list[np.ndarray] = []
         self._rhi: list[np.ndarray] = []
+        self._late: list[np.ndarray] = []
         self._r: list[np.ndarray] = []
         self._c: list[np.ndarray] = []
         self._v: list[np.ndarray] = []
+        self._built: dict[str, Any] | None = None
 
     def add_cols(self, cost: np.ndarray, lo: Any, hi: Any, integer: bool) -> int:
         n = len(cost)
@@ -591,13 +593,17 @@ class _Model:
         self._hi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (n,)))
         self._int.append(np.full(n, 1 if integer else 0, dtype=np.int32))
         self.n_col += n
+        self._built = None
         return start
 
-    def add_rows(self, lo: Any, hi: Any, n: int) -> int:
+    def add_rows(self, lo: Any, hi: Any, n: int, *, late: bool = False) -> int:
+        """Add ``n`` rows; ``late`` rows are added only after a first LP solve."""
         start = self.n_row
         self._rlo.append(np.broadcast_to(np.asarray(lo, dtype=np.float64), (n,)))
         self._rhi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (n,)))
+        self._late.append(np.full(n, late))
         self.n_row += n
+        self._built = None
         return start
 
     def add_entries(self, rows: np.ndarray, cols: np.ndarray, vals: Any) -> None:
@@ -605,6 +611,121 @@ class _Model:
         self._r.append(rows)
         self._c.append(np.asarray(cols, dtype=np.int64))
         self._v.append(np.broadcast_to(np.asarray(vals, dtype=np.float64), rows.shape))
+        self._built = None
+
+    def arrays(self) -> dict[str, Any]:
+        """The model as numpy arrays (CSC matrix ``a``), built once."""
+        if self._built is None:
+            cat = np.concatenate
+            r = cat(self._r) if self._r else np.zeros(0, np.int64)
+            c = cat(self._c) if self._c else np.zeros(0, np.int64)
+            v = cat(self._v) if self._v else np.zeros(0)
+            nz = v != 0
+            a = sp.csc_array((v[nz], (r[nz], c[nz])), shape=(self.n_row, self.n_col))
+            a.sum_duplicates()
+            a.sort_indices()
+            self._built = {
+                "a": a,
+                "cost": cat(self._cost) if self._cost else np.zeros(0),
+                "lo": np.ascontiguousarray(cat(self._lo)) if self._lo else np.zeros(0),
+                "hi": np.ascontiguousarray(cat(self._hi)) if self._hi else np.zeros(0),
+                "int": cat(self._int) if self._int else np.zeros(0, np.int32),
+                "rlo": np.ascontiguousarray(cat(self._rlo)) if self._rlo else np.zeros(0),
+                "rhi": np.ascontiguousarray(cat(self._rhi)) if self._rhi else np.zeros(0),
+                "late": cat(self._late) if self._late else np.zeros(0, bool),
+            }
+        return self._built
+
+    @staticmethod
+    def _highs(time_limit: float, mip_rel_gap: float | None, threads: int | None) -> Any:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        if mip_rel_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        if math.isfinite(time_limit):
+            h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
+        if threads is not None:
+            global _scheduler_threads
+            if int(threads) != _scheduler_threads:
+                # HiGHS keeps one global thread pool: resize it for a new count
+                highspy.Highs.resetGlobalScheduler(True)
+                _scheduler_threads = int(threads)
+            h.setOptionValue("threads", int(threads))
+        return h
+
+    @staticmethod
+    def _pass(
+        h: Any,
+        a: sp.csc_array,
+        sense: int,
+        d: dict[str, Any],
+        lo: np.ndarray,
+        hi: np.ndarray,
+        rlo: np.ndarray,
+        rhi: np.ndarray,
+        integrality: np.ndarray,
+    ) -> None:
+        h.passModel(
+            a.shape[1],
+            a.shape[0],
+            int(a.nnz),
+            1,  # column-wise
+            int(sense),
+            0.0,
+            d["cost"],
+            np.ascontiguousarray(lo, dtype=np.float64),
+            np.ascontiguousarray(hi, dtype=np.float64),
+            rlo,
+            rhi,
+            a.indptr.astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data.astype(np.float64),
+            integrality,
+        )
+
+    def solve_lp(self, *, time_limit: float, threads: int | None) -> _LP:
+        """LP relaxation (minimisation); ``late`` rows are added to a solved LP.
+
+        Solving the uncapacitated part first and re-optimising after adding the
+        capacity rows (dual simplex from the previous basis) is several times
+        faster than solving the capacitated LP from scratch.
+        """
+        d = self.arrays()
+        a, late = d["a"], d["late"]
+        t_end = time.perf_counter() + time_limit
+        h = self._highs(time_limit, None, threads)
+        early = np.flatnonzero(~late)
+        a_early = a[early, :] if late.any() else a
+        zeros = np.zeros(self.n_col, dtype=np.int32)
+        self._pass(h, a_early, 1, d, d["lo"], d["hi"], d["rlo"][early], d["rhi"][early], zeros)
+        h.run()
+        if late.any() and h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            rows = np.flatnonzero(late)
+            a_late = sp.csr_array(a[rows, :])
+            a_late.sort_indices()
+            remaining = t_end - time.perf_counter()
+            if math.isfinite(remaining):
+                h.setOptionValue("time_limit", max(remaining, 1e-3))
+            h.addRows(
+                len(rows),
+                d["rlo"][rows],
+                d["rhi"][rows],
+                int(a_late.nnz),
+                a_late.indptr.astype(np.int32),
+                a_late.indices.astype(np.int32),
+                a_late.data.astype(np.float64),
+            )
+            h.run()
+        status = h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            return _LP(status, None, None, math.nan)
+        sol = h.getSolution()
+        return _LP(
+            status,
+            np.asarray(sol.col_value, dtype=np.float64),
+            np.asarray(sol.col_dual, dtype=np.float64),
+            float(h.getInfo().objective_function_value),
+        )
 
     def solve(
         self,
@@ -614,38 +735,22 @@ class _Model:
         mip_rel_gap: float,
         threads: int | None,
         start: tuple[np.ndarray, np.ndarray] | None = None,
+        lo: np.ndarray | None = None,
+        hi: np.ndarray | None = None,
     ) -> _Run:
-        cat = np.concatenate
-        r = cat(self._r) if self._r else np.zeros(0, np.int64)
-        c = cat(self._c) if self._c else np.zeros(0, np.int64)
-        v = cat(self._v) if self._v else np.zeros(0)
-        nz = v != 0
-        a = sp.csc_array((v[nz], (r[nz], c[nz])), shape=(self.n_row, self.n_col))
-        a.sum_duplicates()
-        a.sort_indices()
-        integrality = cat(self._int)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
-        if math.isfinite(time_limit):
-            h.setOptionValue("time_limit", max(float(time_limit), 1e-3))
-        if threads is not None:
-            h.setOptionValue("threads", int(threads))
-        h.passModel(
-            self.n_col,
-            self.n_row,
-            int(a.nnz),
-            1,  # column-wise
-            int(sense),
-            0.0,
-            cat(self._cost),
-            np.ascontiguousarray(cat(self._lo)),
-            np.ascontiguousarray(cat(self._hi)),
-            np.ascontiguousarray(cat(self._rlo)) if self._rlo else np.zeros(0),
-            np.ascontiguousarray(cat(self._rhi)) if self._rhi else np.zeros(0),
-            a.indptr.astype(np.int32),
-            a.indices.astype(np.int32),
-            a.data.astype(np.float64),
+        """Solve the MIP, optionally with overridden column bounds and a start."""
+        d = self.arrays()
+        integrality = d["int"]
+        h = self._highs(time_limit, mip_rel_gap, threads)
+        self._pass(
+            h,
+            d["a"],
+            sense,
+            d,
+            d["lo"] if lo is None else lo,
+            d["hi"] if hi is None else hi,
+            d["rlo"],
+            d["rhi"],
             integrality,
         )
         if start is not None and len(start[0]):
@@ -655,14 +760,20 @@ class _Model:
         info = h.getInfo()
         has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
         x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_sol else None
-        mip = bool(integrality.any())
-        if mip:
+        obj = float(info.objective_function_value) if has_sol else math.nan
+        if integrality.any():
             bound = float(info.mip_dual_bound)
-            obj = float(info.objective_function_value) if has_sol else math.nan
         else:
-            obj = float(info.objective_function_value) if has_sol else math.nan
             bound = obj if status == highspy.HighsModelStatus.kOptimal else -sense * math.inf
         return _Run(status, x, obj, bound, self.n_col, self.n_row)
+
+
+@dataclass
+class _LP:
+    status: Any
+    x: np.ndarray | None
+    rc: np.ndarray | None
+    objective: float
 
 
 @dataclass
@@ -727,6 +838,8 @@ def _assignment_models(
     fixed_cost: np.ndarray | None,
     single_source: bool,
     k_nearest: int | None,
+    warm_start: np.ndarray | None = None,
+    initial_bound: float = -math.inf,
 ) -> LocationResult:
     """Shared solver of the p-median, capacitated p-median and CFLP models."""
     costs = common.costs
@@ -765,9 +878,9 @@ def _assignment_models(
         k0 = int(k_nearest)
     kj = np.minimum(n_allowed, k0).astype(np.int64)
 
-    best_bound = -math.inf
+    best_bound = initial_bound
     iterations = 0
-    warm: np.ndarray | None = None  # y of the previous round
+    warm = warm_start  # y of the previous round (or a heuristic)
     while True:
         iterations += 1
         kmax = int(kj.max())
@@ -813,15 +926,16 @@ def _assignment_models(
                 p,
                 common.fixed,
                 common.forbidden,
-                common.deadline,
+                time.perf_counter() + min(0.2 * _remaining(common), 5.0),
             )
-        start = None if warm is None else (np.arange(m), warm.astype(np.float64))
-        run = mdl.solve(
-            sense=1,
-            time_limit=_remaining(common),
-            mip_rel_gap=common.mip_rel_gap,
-            threads=common.threads,
-            start=start,
+        run = _solve_round(
+            mdl,
+            common,
+            m=m,
+            warm=warm,
+            incumbent=_Incumbent(
+                n, m, e_client, e_fac, cols, tail_clients, capacitated, single_source, p
+            ),
         )
         if _is_infeasible(run.status):
             raise InfeasibleError(
@@ -902,6 +1016,153 @@ def _assignment_models(
         k_nearest=int(kj.max()),
         demand=dem,
     )
+
+
+@dataclass
+class _Incumbent:
+    """Builds a feasible start of one round's (relaxed) model from open sites."""
+
+    n: int
+    m: int
+    e_client: np.ndarray
+    e_fac: np.ndarray
+    cols: dict[str, int]
+    tail_clients: np.ndarray
+    capacitated: bool
+    single_source: bool
+    p: int | None
+
+    @property
+    def integral_assignment(self) -> bool:
+        """Whether an optimal solution with integral assignment always exists."""
+        return not self.capacitated or self.single_source
+
+    def from_sites(
+        self, mdl: _Model, common: _Common, y: np.ndarray
+    ) -> tuple[np.ndarray, float] | None:
+        """Full column vector and cost for open sites ``y`` (None if none found)."""
+        d = mdl.arrays()
+        m = self.m
+        if self.capacitated:  # best assignment to these sites: a small MIP
+            lo, hi = d["lo"].copy(), d["hi"].copy()
+            lo[:m] = hi[:m] = y.astype(np.float64)
+            budget = min(max(0.25 * _remaining(common), 1e-3), 30.0)
+            run = mdl.solve(
+                sense=1,
+                time_limit=budget,
+                mip_rel_gap=max(common.mip_rel_gap, 1e-4),
+                threads=common.threads,
+                lo=lo,
+                hi=hi,
+            )
+            return None if run.x is None else (run.x, float(run.objective))
+        x = np.zeros(mdl.n_col)
+        x[:m] = y
+        oi = np.flatnonzero(y[self.e_fac])
+        cl = self.e_client[oi]
+        first = np.ones(len(oi), dtype=bool)
+        first[1:] = cl[1:] != cl[:-1]
+        x[self.cols["x"] + oi[first]] = 1.0
+        served = np.zeros(self.n, dtype=bool)
+        served[cl[first]] = True
+        slot = np.full(self.n, -1)
+        slot[self.tail_clients] = np.arange(len(self.tail_clients))
+        if (slot[~served] < 0).any():
+            return None
+        x[self.cols["t"] + slot[~served]] = 1.0
+        return x, float(np.dot(d["cost"], x))
+
+    def from_lp(
+        self, mdl: _Model, common: _Common, x_lp: np.ndarray
+    ) -> tuple[np.ndarray, float] | None:
+        """CFLP: open every site the LP uses (its assignment stays feasible)."""
+        if self.p is not None:
+            return None
+        d = mdl.arrays()
+        y = (x_lp[: self.m] > 1e-9) | (d["lo"][: self.m] > 0.5)
+        if self.single_source:
+            return self.from_sites(mdl, common, y)
+        x = x_lp.copy()
+        x[: self.m] = y
+        return x, float(np.dot(d["cost"], x))
+
+
+def _solve_round(
+    mdl: _Model,
+    common: _Common,
+    *,
+    m: int,
+    warm: np.ndarray | None,
+    incumbent: _Incumbent,
+) -> _Run:
+    """Solve one round's model: LP, incumbent, reduced-cost fixing, MIP.
+
+    With an LP optimum of value ``L`` (reduced costs ``r``) and a feasible
+    solution of value ``U``, a column at its lower (upper) bound with
+    ``r > U - L`` (``r < -(U - L)``) takes that bound in every solution better
+    than ``U``; fixing it leaves a much smaller MIP whose optimum (or the
+    incumbent) is optimal, with bound ``max(L, min(U, MIP bound))``.
+    """
+    lp = mdl.solve_lp(time_limit=_remaining(common), threads=common.threads)
+    if _is_infeasible(lp.status):
+        return _Run(lp.status, None, math.nan, math.nan, mdl.n_col, mdl.n_row)
+    inc = None
+    if lp.x is not None:
+        if warm is not None:
+            inc = incumbent.from_sites(mdl, common, warm)
+        lp_inc = incumbent.from_lp(mdl, common, lp.x)
+        if lp_inc is not None and (inc is None or lp_inc[1] < inc[1]):
+            inc = lp_inc
+    if lp.x is None or lp.rc is None or inc is None:
+        start = None if warm is None else (np.arange(m), warm.astype(np.float64))
+        run = mdl.solve(
+            sense=1,
+            time_limit=_remaining(common),
+            mip_rel_gap=common.mip_rel_gap,
+            threads=common.threads,
+            start=start,
+        )
+        if lp.x is not None and math.isfinite(lp.objective):
+            run.bound = max(run.bound, lp.objective) if math.isfinite(run.bound) else lp.objective
+        return run
+    x_inc, upper = inc
+    lower = lp.objective
+    slack = upper - lower
+    if slack <= max(common.mip_rel_gap * abs(upper), 1e-9 * max(1.0, abs(upper))):
+        return _Run(highspy.HighsModelStatus.kOptimal, x_inc, upper, lower, mdl.n_col, mdl.n_row)
+    d = mdl.arrays()
+    lo, hi = d["lo"].copy(), d["hi"].copy()
+    tol = slack + 1e-6 * max(1.0, abs(upper))
+    at_lo = (lp.x <= lo + 1e-9) & (lp.rc > tol)
+    at_hi = (lp.x >= hi - 1e-9) & (lp.rc < -tol)
+    # Fixing needs integral values: true for integer columns, and for all columns
+    # when some optimum has an integral assignment (uncapacitated or single-source
+    # models). Split assignments only get tighter bounds: |x - bound| <= slack / |r|.
+    fix = (d["int"] > 0) | incumbent.integral_assignment
+    hi[at_lo & fix] = lo[at_lo & fix]
+    lo[at_hi & fix] = hi[at_hi & fix]
+    with np.errstate(divide="ignore"):
+        reach = tol / np.abs(lp.rc) * (1 + 1e-6) + 1e-9
+    k = at_lo & ~fix
+    hi[k] = np.minimum(hi[k], lo[k] + reach[k])
+    k = at_hi & ~fix
+    lo[k] = np.maximum(lo[k], hi[k] - reach[k])
+    run = mdl.solve(
+        sense=1,
+        time_limit=_remaining(common),
+        mip_rel_gap=common.mip_rel_gap,
+        threads=common.threads,
+        start=(np.arange(mdl.n_col), x_inc),
+        lo=lo,
+        hi=hi,
+    )
+    if _is_infeasible(run.status):  # only numerically possible: keep the incumbent
+        return _Run(highspy.HighsModelStatus.kOptimal, x_inc, upper, upper, mdl.n_col, mdl.n_row)
+    if run.x is None or not run.objective < upper:
+        run.x, run.objective = x_inc, upper
+    bound = min(upper, run.bound) if math.isfinite(run.bound) else lower
+    run.bound = max(lower, bound)
+    return run
 
 
 def _open_costs(
@@ -1090,11 +1351,11 @@ def _build_assignment(
     if capacity is not None:
         assert demand is not None
         # sum_j d_j x_ji - Q_i y_i <= 0
-        rc = mdl.add_rows(-np.inf, 0.0, m)
+        rc = mdl.add_rows(-np.inf, 0.0, m, late=True)
         mdl.add_entries(rc + e_fac, ex, demand[e_client])
         mdl.add_entries(rc + np.arange(m), cy + np.arange(m), -capacity)
         # sum_i Q_i y_i >= sum_j d_j (valid for the full model, tightens the relaxation)
-        rq = mdl.add_rows(float(demand.sum()), np.inf, 1)
+        rq = mdl.add_rows(float(demand.sum()), np.inf, 1, late=True)
         mdl.add_entries(np.full(m, rq), cy + np.arange(m), capacity)
     return mdl, {"y": cy, "x": cx, "t": ct}
 
@@ -1274,7 +1535,9 @@ def solve_p_median(
     mip_rel_gap
         Relative optimality gap at which HiGHS stops (default ``1e-6``).
     threads
-        HiGHS threads (default: HiGHS' choice).
+        HiGHS threads (default: HiGHS' choice). HiGHS has one global thread
+        pool; a new value resizes it, so do not vary it between solves that
+        run concurrently in one process.
     k_nearest
         Initial candidate-list length per client (default: from ``n_facilities / p``).
     client_ids, facility_ids
@@ -1406,7 +1669,37 @@ def solve_capacitated_p_median(
     d = _vector("demand", demand, common.costs.client_ids)
     q = _vector("capacity", capacity, common.costs.facility_ids)
     w = _vector("weights", weights, common.costs.client_ids, default=1.0)
-    return _assignment_models(
+    _check_capacity(common, d, q, p, bool(single_source))
+    # The uncapacitated optimum is a lower bound; when its nearest-facility
+    # assignment respects the capacities it is optimal here too. Otherwise its
+    # sites warm-start the capacitated model.
+    deadline = common.deadline
+    if math.isfinite(deadline):
+        common.deadline = time.perf_counter() + max(0.34 * _remaining(common), 1e-3)
+    free = _assignment_models(
+        common,
+        model_name="capacitated_p_median",
+        w=w,
+        p=p,
+        demand=None,
+        capacity=None,
+        fixed_cost=None,
+        single_source=False,
+        k_nearest=k_nearest,
+    )
+    common.deadline = deadline
+    fids = pd.Index(common.costs.facility_ids)
+    y0 = np.zeros(m, dtype=bool)
+    y0[fids.get_indexer(list(free.open))] = True
+    fac = fids.get_indexer(free.assignment["facility"])
+    load = np.bincount(fac, weights=d, minlength=m)
+    if (load <= q * (1 + 1e-9) + 1e-9).all():
+        return replace(
+            free,
+            load=pd.Series(load[y0], index=free.load.index, name="load"),
+            solve_seconds=time.perf_counter() - common.t0,
+        )
+    result = _assignment_models(
         common,
         model_name="capacitated_p_median",
         w=w,
@@ -1416,7 +1709,10 @@ def solve_capacitated_p_median(
         fixed_cost=None,
         single_source=bool(single_source),
         k_nearest=k_nearest,
+        warm_start=y0,
+        initial_bound=free.bound,
     )
+    return replace(result, iterations=result.iterations + free.iterations)
 
 
 def solve_cflp(
