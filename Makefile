@@ -29,6 +29,9 @@ bench: setup
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_optimize.py
 	$(BIN)/python benchmarks/bench_forecast.py
+	{ printf '# Benchmark results\n\nMade by `make bench` from the three engine benchmarks below.\n\n'; \
+	  for f in network optimize forecast; do sed 's/^#/##/' benchmarks/RESULTS_$$f.md; printf '\n'; done; } \
+	  > benchmarks/RESULTS.md
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
