@@ -639,11 +639,12 @@ def _place(
         cand = [s for s in site_ids if s not in new_sites] if r["allow_new"] else []
         vs = full["village_id"].unique()
         if not cand:
-            tw = county.villages.loc[vs, "township_id"].value_counts()
+            short = full.groupby(full["village_id"].map(county.villages["township_id"]))["pupils"].sum()
+            names = county.townships["name"] if "name" in county.townships else pd.Series(dtype=object)
             raise InfeasibleError(
-                f"not enough seats: {full['pupils'].sum():.0f} pupils "
-                f"({', '.join(f'{k}: {v}' for k, v in tw.items())} villages by township) find no school under its "
-                "maximum size within reach",
+                f"not enough seats: {full['pupils'].sum():.0f} pupils find no school under its maximum size within "
+                "reach — " + ", ".join(f"township {names.get(k, k)} ({k}) lacks {v:.0f} seats"
+                                      for k, v in short.items()),
                 layer="villages", rows=list(vs),
                 fix="allow new schools on candidate sites, raise max_size, or keep more schools open")
         best = min(cand, key=lambda s: float(np.nanmean(bus.loc[vs, s].to_numpy(float))))
