@@ -146,3 +146,29 @@ def test_failed_write_keeps_previous_outputs(demo_results, tmp_path: Path, monke
         report.write_outputs(demo_results, tmp_path / "o", maps=False)
     assert (out / "report.html").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]
+
+
+@pytest.mark.browser
+def test_report_opens_in_chromium_without_errors(demo_results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import html as html_lib
+    import re
+
+    from browser import find_chromium, image_stats, probe, read_png, screenshot
+    from schoolplan.report import write_outputs
+
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    out = write_outputs(demo_results, tmp_path / "out", lang="zh", maps=True)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    top = probe(page, tmp_path, max_popups=0)
+    assert top["errors"] == [] and top["alerts"] == []
+    frames = [html_lib.unescape(f) for f in re.findall(r'srcdoc="(.*?)"', page, re.S)]
+    assert len(frames) == len(demo_results)
+    for i, doc in enumerate(frames):
+        sub = tmp_path / f"map{i}"
+        sub.mkdir()
+        res = probe(doc, sub, max_popups=20)
+        assert res["leaflet"] == "object" and res["maps"] == 1
+        assert res["errors"] == [] and res["markers"] > 10 and res["legends"] >= 1
+    png = screenshot(page, tmp_path / "report.png", size=(1100, 1600))
+    assert image_stats(read_png(png))["std"] > 10  # not a blank page
