@@ -172,3 +172,19 @@ def test_report_opens_in_chromium_without_errors(demo_results, tmp_path: Path) -
         assert res["errors"] == [] and res["markers"] > 10 and res["legends"] >= 1
     png = screenshot(page, tmp_path / "report.png", size=(1100, 1600))
     assert image_stats(read_png(png))["std"] > 10  # not a blank page
+
+
+def test_demo_optimize_mode(demo_results) -> None:  # type: ignore[no-untyped-def]
+    sc = load_scenario(SCEN / "two_concentrations_20.toml")
+    opt = sc.model_copy(update={"consolidation": sc.consolidation.model_copy(update={"mode": "optimize"}),
+                                "reserve": sc.reserve.model_copy(update={"enabled": False}), "name": "opt"})
+    (r,) = run_scenarios([opt])
+    s = r.plan.schools
+    assert r.plan.params["mode"] == "optimize"
+    assert r.plan.assignment["pupils"].sum() == pytest.approx(demo_results[0].plan.assignment["pupils"].sum())
+    served = r.plan.assignment[r.plan.assignment["mode"] != "unserved"]
+    assert served["school_id"].map(s["decision"]).isin(["keep", "expand", "new"]).all()
+    # receiving schools (county seat, central, nine-year) stay open in both modes
+    rules = demo_results[1].plan.schools
+    anchors = rules.index[rules["reason_en"].str.contains("receiving|nine-year")]
+    assert s.loc[anchors, "decision"].isin(["keep", "expand"]).all()
