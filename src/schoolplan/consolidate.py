@@ -195,11 +195,6 @@ def _count(value: Any, default: float = 0.0) -> float:
     return default if value is None or pd.isna(value) else float(value)
 
 
-def _stage(level: str) -> tuple[str, ...]:
-    return {"teaching_point": ("primary",), "primary": ("primary",), "nine_year": ("primary", "junior"),
-            "junior": ("junior",)}[level]
-
-
 def _check_matrix(m: pd.DataFrame, villages: pd.Index, schools: pd.Index, what: str) -> pd.DataFrame:
     missing_v = villages.difference(m.index)
     missing_s = schools.difference(m.columns)

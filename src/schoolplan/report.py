@@ -184,21 +184,13 @@ def _dossiers(r: ScenarioResult, lang: str) -> list[dict[str, Any]]:
 def _moves(r: ScenarioResult, sid: str) -> list[dict[str, Any]]:
     """Villages whose pupils attended ``sid`` before the plan: where they go, minutes before/after, mode."""
     a = r.plan.assignment
-    before_school = _before_school(r)
-    rows = a[before_school == sid]
+    rows = a[a["school_before"] == sid]
     names = r.county.villages["name"]
     snames = r.plan.schools["name"]
     return [{"village": names.get(v, v), "band": b, "pupils": round(float(p)), "to": snames.get(s, s),
              "before": _fmt(mb), "after": _fmt(m), "mode": MODES[mode]["zh"] + " / " + MODES[mode]["en"]}
             for v, b, p, s, mb, m, mode in zip(rows["village_id"], rows["band"], rows["pupils"], rows["school_id"],
                                                 rows["minutes_before"], rows["minutes"], rows["mode"], strict=True)]
-
-
-def _before_school(r: ScenarioResult) -> pd.Series:
-    a = r.plan.assignment
-    if "school_before" in a:
-        return a["school_before"]
-    return pd.Series([None] * len(a), index=a.index, dtype=object)
 
 
 def _reserved_view(r: ScenarioResult, lang: str) -> dict[str, Any]:
