@@ -1484,7 +1484,7 @@ def test_property_consolidation_loses_no_pupil_and_respects_capacity(layout: Any
         assert (load <= rules["max_size"]["primary"] + 1e-6).all()
     assert served["school_id"].map(plan.schools["decision"]).isin(["keep", "expand", "new"]).all()
     # pupils of a band only go to schools that teach it
-    from schoolplan.consolidate import BANDS
+    from schoolplan.schema import BANDS
 
     lv = served["school_id"].map(plan.schools["level"])
     assert all(level in BANDS[band]["levels"] for band, level in zip(served["band"], lv, strict=True))

@@ -21,7 +21,8 @@ from schoolplan import maps
 from schoolplan.coords import gcj02_to_wgs84, wgs84_to_gcj02
 from schoolplan.county import County, load_county
 from schoolplan.errors import ConfigError, SchemaError
-from schoolplan.results import DECISIONS, MODES, LayoutPlan, ReservedLand, ScenarioResult
+from schoolplan.results import LayoutPlan, ReservedLand, ScenarioResult
+from schoolplan.schema import DECISIONS, MODES
 
 XSS_NAME = "<script>alert(1)</script>"
 XSS_REASON = "<img src=x onerror=alert(2)> `${alert(3)}` </script>"

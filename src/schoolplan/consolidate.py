@@ -54,20 +54,12 @@ import pandas as pd
 from schoolplan.county import County
 from schoolplan.errors import DataWarning, InfeasibleError, SchemaError
 from schoolplan.results import LayoutPlan
+from schoolplan.schema import BANDS, COMPULSORY_LEVELS
 from schoolplan.standards import load_standards
 
 __all__ = ["BANDS", "consolidate", "default_rules", "village_pupils"]
 
-#: Grade bands: ages at the base year and the school levels that teach them.
-BANDS: dict[str, dict[str, Any]] = {
-    "lower": {"ages": (6, 7, 8), "grades": (1, 2, 3), "levels": ("teaching_point", "primary", "nine_year"),
-              "stage": "primary", "zh": "小学1–3年级", "en": "grades 1–3"},
-    "upper": {"ages": (9, 10, 11), "grades": (4, 5, 6), "levels": ("primary", "nine_year"),
-              "stage": "primary", "zh": "小学4–6年级", "en": "grades 4–6"},
-    "junior": {"ages": (12, 13, 14), "grades": (7, 8, 9), "levels": ("junior", "nine_year"),
-               "stage": "junior", "zh": "初中", "en": "junior grades 7–9"},
-}
-_COMPULSORY = ("teaching_point", "primary", "nine_year", "junior")
+_COMPULSORY = COMPULSORY_LEVELS
 Mode = Literal["status_quo", "rules", "optimize"]
 
 

@@ -39,7 +39,7 @@ from schoolplan.io import (
     list_layers,
     read_layer,
 )
-from schoolplan.schema import AGE_COLUMNS, LAYERS, LEVEL_LABELS, LEVELS
+from schoolplan.schema import AGE_COLUMNS, LAYERS, LEVEL_AGES, LEVEL_LABELS, LEVELS
 
 __all__ = ["County", "county_summary", "load_county"]
 
@@ -59,8 +59,6 @@ ROAD_NAMES = ("roads.osm.pbf", "roads.pbf", "roads.osm", "roads.graphml", "roads
 OPTIONAL_LAYERS = ("zones", "sites", "developments")
 
 #: Age ranges (inclusive) of children by level, for summaries and demand.
-LEVEL_AGES: dict[str, tuple[int, int]] = {"kindergarten": (3, 5), "primary": (6, 11), "junior": (12, 14),
-                                          "senior": (15, 17)}
 
 
 @dataclass(frozen=True)

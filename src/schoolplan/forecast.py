@@ -104,6 +104,7 @@ import numpy as np
 import pandas as pd
 
 from schoolplan.errors import ConfigError, DataWarning, NonUniqueIdError, SchemaError
+from schoolplan.schema import STAGE_ENTRY_AGES, STAGE_GRADES, STAGES
 
 __all__ = [
     "BIRTH_SCENARIOS",
@@ -135,18 +136,14 @@ Grade = int | str
 Scenario = str | float | Mapping[int, float]
 BirthsModel = Literal["damped_trend", "recent_mean"]
 
-#: School levels handled by :func:`seat_demand`.
-LEVELS: tuple[str, ...] = ("kindergarten", "primary", "junior")
+#: School levels handled by :func:`seat_demand` (:data:`schoolplan.schema.STAGES`).
+LEVELS: tuple[str, ...] = STAGES
 
 #: Entry age in completed years at the start of the school year (standards.md §8.2; 幼儿园 小班 at 3).
-DEFAULT_ENTRY_AGES: Mapping[str, int] = MappingProxyType(
-    {"kindergarten": 3, "primary": 6, "junior": 12}
-)
+DEFAULT_ENTRY_AGES: Mapping[str, int] = MappingProxyType(dict(STAGE_ENTRY_AGES))
 
 #: Grade labels per level: kindergarten 1–3 = 小班/中班/大班, primary 1–6, junior 7–9 ("6+3").
-DEFAULT_LEVEL_GRADES: Mapping[str, tuple[int, ...]] = MappingProxyType(
-    {"kindergarten": (1, 2, 3), "primary": (1, 2, 3, 4, 5, 6), "junior": (7, 8, 9)}
-)
+DEFAULT_LEVEL_GRADES: Mapping[str, tuple[int, ...]] = MappingProxyType(dict(STAGE_GRADES))
 
 #: Pupils per class: primary 45, junior 50 (建标102-2002; GB 50099-2011 §3.0.1), kindergarten
 #: 小班 25 / 中班 30 / 大班 35 (幼儿园工作规程 2016). Same numbers as ``[class_size]`` in

@@ -96,8 +96,8 @@ from schoolplan.coords import wgs84_to_gcj02
 from schoolplan.errors import ConfigError, CrsError, SchemaError, SchoolplanWarning
 from schoolplan.i18n import check_lang, t
 from schoolplan.io import atomic_file
-from schoolplan.results import DECISIONS, MODES, LayoutPlan, ReservedLand, ScenarioResult
-from schoolplan.schema import LEVEL_LABELS, LEVELS
+from schoolplan.results import LayoutPlan, ReservedLand, ScenarioResult
+from schoolplan.schema import DECISIONS, LEVEL_LABELS, LEVELS, MODES, STAGES
 
 __all__ = [
     "BASEMAPS",
@@ -172,7 +172,7 @@ _SEAT_COLOUR = "#b2182b"
 _DEFICIT_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 _ZERO_COLOUR = "#f7f7f7"
 _BANDS = ("kg", "lower", "upper", "junior")
-_DEFICIT_LEVELS = ("kindergarten", "primary", "junior")
+_DEFICIT_LEVELS = STAGES
 
 # Leaflet panes (z-index): isochrones < zones < outlines < lines (400) < points < markers (600).
 _PANES = {"sp_iso": 340, "sp_zones": 350, "sp_outlines": 360, "sp_points": 450}

@@ -28,12 +28,12 @@ from schoolplan import __version__
 from schoolplan.charts import band_chart_svg, bar_chart_svg
 from schoolplan.io import atomic_dir, write_gpkg
 from schoolplan.metrics import HIGHER_IS_BETTER, INDICATOR_LABELS, LOWER_IS_BETTER
-from schoolplan.results import DECISIONS, MODES, ScenarioResult
-from schoolplan.schema import LEVEL_LABELS
+from schoolplan.results import ScenarioResult
+from schoolplan.schema import DECISIONS, LEVEL_LABELS, MODES, STAGES
 
 __all__ = ["assignment_lines", "check_output_dir", "findings", "write_outputs", "write_xlsx"]
 
-_LEVELS3 = ("kindergarten", "primary", "junior")
+_LEVELS3 = STAGES
 _FIXED_TIME = (2000, 1, 1, 0, 0, 0)
 
 

@@ -21,7 +21,7 @@ Method
    keyed by township (``zone`` = township id, as :func:`schoolplan.forecast.seat_demand`
    gives) is shared among the township's zones in proportion to the zones' current
    children of the level's ages (villages with ``zone_id``, ages from
-   :data:`schoolplan.county.LEVEL_AGES`), or to zone population when no village has
+   :data:`schoolplan.schema.LEVEL_AGES`), or to zone population when no village has
    a ``zone_id``. Children of the township who live outside every zone keep their
    share (they are not urban demand) unless ``include_outside=True``. A forecast keyed
    by zone ids is used as it is. Planned ``developments`` add their housing yield
@@ -85,12 +85,12 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from schoolplan.county import LEVEL_AGES, County
+from schoolplan.county import County
 from schoolplan.errors import ConfigError, CrsError, DataWarning, SchemaError, format_rows
 from schoolplan.forecast import housing_yield
 from schoolplan.optimize import solve_max_cover
 from schoolplan.results import ReservedLand
-from schoolplan.schema import AGE_COLUMNS
+from schoolplan.schema import AGE_COLUMNS, LEVEL_AGES, STAGES
 from schoolplan.standards import load_standards
 
 __all__ = [
@@ -104,7 +104,7 @@ __all__ = [
 ]
 
 #: Levels handled here, and the order sites are chosen in (largest parcels first).
-RESERVE_LEVELS: tuple[str, ...] = ("kindergarten", "primary", "junior")
+RESERVE_LEVELS: tuple[str, ...] = STAGES
 _SITE_ORDER: tuple[str, ...] = ("junior", "primary", "kindergarten")
 _ZH = {"kindergarten": "幼儿园", "primary": "小学", "junior": "初中"}
 _QUANTILES = ("p10", "p50", "p90")

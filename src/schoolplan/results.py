@@ -13,26 +13,9 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from schoolplan.schema import DECISIONS, MODES
+
 __all__ = ["DECISIONS", "MODES", "LayoutPlan", "ReservedLand", "ScenarioResult"]
-
-#: Decisions on schools (留/并/扩/新/改) with their Chinese and English labels.
-DECISIONS: dict[str, dict[str, str]] = {
-    "keep": {"zh": "保留", "en": "Keep"},
-    "merge": {"zh": "撤并", "en": "Merge"},
-    "expand": {"zh": "扩建", "en": "Expand"},
-    "new": {"zh": "新建", "en": "New"},
-    "convert": {"zh": "改建", "en": "Convert"},
-    "vacant": {"zh": "闲置", "en": "Vacant"},
-}
-
-#: How pupils travel (走读步行 / 校车 / 寄宿).
-MODES: dict[str, dict[str, str]] = {
-    "walk": {"zh": "步行走读", "en": "Walk"},
-    "bus": {"zh": "校车走读", "en": "School bus"},
-    "boarding": {"zh": "寄宿", "en": "Boarding"},
-    "unserved": {"zh": "无法安置", "en": "Unserved"},
-}
-
 
 @dataclass(frozen=True)
 class LayoutPlan:

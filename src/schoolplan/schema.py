@@ -29,10 +29,18 @@ from typing import Literal
 
 __all__ = [
     "AGE_COLUMNS",
+    "BANDS",
+    "COMPULSORY_LEVELS",
+    "DECISIONS",
     "LAYERS",
     "LEVELS",
+    "LEVEL_AGES",
     "LEVEL_GRADES",
     "LEVEL_LABELS",
+    "MODES",
+    "STAGES",
+    "STAGE_ENTRY_AGES",
+    "STAGE_GRADES",
     "Column",
     "LayerSpec",
     "schema_markdown",
@@ -105,6 +113,55 @@ LEVEL_ALIASES: dict[str, str] = {
 
 #: Single-year age columns of the villages layer (children aged 0-17).
 AGE_COLUMNS: tuple[str, ...] = tuple(f"age_{a}" for a in range(18))
+
+#: School levels that teach compulsory grades 1–9 (义务教育).
+COMPULSORY_LEVELS: tuple[str, ...] = ("teaching_point", "primary", "nine_year", "junior")
+
+#: Stages of seat demand (学段): the levels forecast, reserved and reported on.
+STAGES: tuple[str, ...] = ("kindergarten", "primary", "junior")
+
+#: Entry age of each stage in completed years at the start of the school year (幼儿园 小班 at 3).
+STAGE_ENTRY_AGES: dict[str, int] = {"kindergarten": 3, "primary": 6, "junior": 12}
+
+#: Grades of each stage: kindergarten 1–3 = 小班/中班/大班, primary 1–6, junior 7–9 ("6+3").
+STAGE_GRADES: dict[str, tuple[int, ...]] = {
+    "kindergarten": (1, 2, 3),
+    "primary": (1, 2, 3, 4, 5, 6),
+    "junior": (7, 8, 9),
+}
+
+#: Age ranges (inclusive, completed years) of children of each stage's school age (and senior).
+LEVEL_AGES: dict[str, tuple[int, int]] = {"kindergarten": (3, 5), "primary": (6, 11), "junior": (12, 14),
+                                          "senior": (15, 17)}
+
+#: Grade bands of compulsory pupils: ages at the base year, grades, the levels that teach them,
+#: their stage, and labels. Grades 1–3 are day pupils (国办发〔2018〕27号); 4–6 and 7–9 may board.
+BANDS: dict[str, dict[str, object]] = {
+    "lower": {"ages": (6, 7, 8), "grades": (1, 2, 3), "levels": ("teaching_point", "primary", "nine_year"),
+              "stage": "primary", "zh": "小学1–3年级", "en": "grades 1–3"},
+    "upper": {"ages": (9, 10, 11), "grades": (4, 5, 6), "levels": ("primary", "nine_year"),
+              "stage": "primary", "zh": "小学4–6年级", "en": "grades 4–6"},
+    "junior": {"ages": (12, 13, 14), "grades": (7, 8, 9), "levels": ("junior", "nine_year"),
+               "stage": "junior", "zh": "初中", "en": "junior grades 7–9"},
+}
+
+#: Decisions on schools (留/并/扩/新/改) with their Chinese and English labels.
+DECISIONS: dict[str, dict[str, str]] = {
+    "keep": {"zh": "保留", "en": "Keep"},
+    "merge": {"zh": "撤并", "en": "Merge"},
+    "expand": {"zh": "扩建", "en": "Expand"},
+    "new": {"zh": "新建", "en": "New"},
+    "convert": {"zh": "改建", "en": "Convert"},
+    "vacant": {"zh": "闲置", "en": "Vacant"},
+}
+
+#: How pupils travel (走读步行 / 校车 / 寄宿), or why they are not placed.
+MODES: dict[str, dict[str, str]] = {
+    "walk": {"zh": "步行走读", "en": "Walk"},
+    "bus": {"zh": "校车走读", "en": "School bus"},
+    "boarding": {"zh": "寄宿", "en": "Boarding"},
+    "unserved": {"zh": "无法安置", "en": "Unserved"},
+}
 
 
 @dataclass(frozen=True)
