@@ -716,7 +716,7 @@ def _(ctx: Ctx, c: Case) -> None:
     f = ctx.county()
     sparse(f / "roads.osm.pbf", 300 * 2**20)
     small_memory(ctx, 4.0)
-    from schoolplan.scenario import check_road_memory
+    from schoolplan.preflight import check_road_memory
 
     raises(c, lambda: check_road_memory(f / "roads.osm.pbf"), file="roads.osm.pbf")
     cli(ctx, c, ["info", str(f)])
@@ -1225,7 +1225,7 @@ def _(ctx: Ctx, c: Case) -> None:
       "ResourceError", "travel times for 200,000 villages × 20,000 schools and sites needs about",
       "clip to the county, aggregate villages (自然村 → 行政村), or use a bigger machine")
 def _(ctx: Ctx, c: Case) -> None:
-    from schoolplan.scenario import check_matrix_memory
+    from schoolplan.preflight import check_matrix_memory
 
     small_memory(ctx, 8.0)
     err = raises(c, lambda: check_matrix_memory(200_000, 20_000))

@@ -133,7 +133,7 @@ def _road_km(county: Any) -> float | None:
         return None
     if county.roads is None:
         return None
-    from schoolplan.scenario import check_offsets, check_road_memory
+    from schoolplan.preflight import check_offsets, check_road_memory
 
     check_road_memory(county.roads)
     with warnings.catch_warnings(record=True) as caught:
@@ -266,12 +266,12 @@ def sweep(
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = False,
 ) -> None:
     """Run one scenario over several values of a parameter: trade-off curves."""
-    from schoolplan.scenario import _raw, load_scenario
+    from schoolplan.config import load_scenario, scenario_dict
 
     lang = check_lang(lang)
     _check_out(out, overwrite=overwrite)
     path, values = _parse_param(param)
-    raw = _raw(base)
+    raw = scenario_dict(base)
     variants = []
     for v in values:
         data = {k: (dict(x) if isinstance(x, dict) else x) for k, x in raw.items()}

@@ -1,0 +1,282 @@
+"""Scenario files (TOML): the validated configuration of a run.
+
+A scenario is a TOML file validated with pydantic; every error names the key and
+the allowed values. A scenario may inherit from a base file (``inherit =
+"base.toml"``) and override a few keys; paths are resolved relative to the file
+that names them. Example::
+
+    inherit = "base.toml"
+
+    [scenario]
+    name_zh = "两集中（20分钟）"
+    name_en = "Two concentrations, 20 min"
+    county = "../data/demo_county"
+    target_year = 2030
+
+    [consolidation]
+    mode = "rules"
+    bus_minutes = 20
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schoolplan.errors import ConfigError
+
+__all__ = ["Scenario", "load_scenario", "scenario_dict"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScenarioSection(_Strict):
+    """Identity, data and horizon of a scenario."""
+
+    name_zh: str = "方案"
+    name_en: str = "Scenario"
+    county: Path = Path(".")
+    coords: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = "wgs84"
+    target_year: int = Field(2030, ge=2000, le=2100)
+    horizon_year: int = Field(2035, ge=2000, le=2100)
+    standards: str = "cn_national"
+    seed: int = 0
+    lang: Literal["zh", "en"] = "zh"
+
+    @model_validator(mode="after")
+    def _target_within_horizon(self) -> ScenarioSection:
+        if self.target_year > self.horizon_year:
+            raise ValueError(f"target_year {self.target_year} is after horizon_year {self.horizon_year}: the "
+                             "forecast would not reach it")
+        return self
+
+
+class NetworkSection(_Strict):
+    """Road network and travel-time options."""
+
+    profile: str = "school_bus"
+    walk_profile: str = "walk"
+    bad_weather: bool = False
+    max_snap_m: float = Field(2000.0, gt=0)
+    cutoff_minutes: float = Field(120.0, gt=0)
+
+
+class ForecastSection(_Strict):
+    """Seat-demand forecast options."""
+
+    fertility: Literal["low", "medium", "high"] = "medium"
+    urbanisation_rate: float = Field(0.0, ge=0, le=0.5)
+    housing_yield: bool = True
+
+
+class ConsolidationSection(_Strict):
+    """两集中 rules (see :func:`schoolplan.consolidate.default_rules`)."""
+
+    mode: Literal["status_quo", "rules", "optimize"] = "rules"
+    bus_minutes: float = Field(20.0, gt=0, le=180)
+    day_limit_lower: float = Field(30.0, gt=0, le=180)
+    day_limit_upper: float | None = Field(None, gt=0, le=180)
+    day_limit_junior: float | None = Field(None, gt=0, le=180)
+    boarding: bool = True
+    min_enrolment: int = Field(50, ge=0)
+    min_quality: float | None = Field(60.0, ge=0, le=100)
+    min_condition: float | None = Field(60.0, ge=0, le=100)
+    max_closures: int | None = Field(None, ge=0)
+    fixed_open: tuple[str, ...] = ()
+    allow_new: bool = True
+    junior_to_county_seat: bool = True
+    time_limit: float = Field(60.0, gt=0)
+
+
+class ReserveSection(_Strict):
+    """Reserved-land options."""
+
+    enabled: bool = True
+    radius_preset: str = "urban"
+    planning_year: int | None = Field(None, ge=2000, le=2100)
+    spacing_m: float = Field(150.0, gt=0)
+
+
+class Scenario(_Strict):
+    """A validated scenario."""
+
+    scenario: ScenarioSection = ScenarioSection()
+    network: NetworkSection = NetworkSection()
+    forecast: ForecastSection = ForecastSection()
+    consolidation: ConsolidationSection = ConsolidationSection()
+    reserve: ReserveSection = ReserveSection()
+    costs: dict[str, float] = Field(default_factory=dict)
+    standards_overrides: dict[str, Any] = Field(default_factory=dict)
+    name: str = "scenario"
+    source: Path | None = None
+
+    @field_validator("costs")
+    @classmethod
+    def _costs_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if x < 0]
+        if bad:
+            raise ValueError(f"costs must be ≥ 0: {', '.join(bad)}")
+        return v
+
+    def rules(self) -> dict[str, Any]:
+        """Consolidation rules for :func:`schoolplan.consolidate.consolidate`."""
+        c = self.consolidation
+        day = {"lower": c.day_limit_lower, "upper": c.day_limit_upper or c.bus_minutes,
+               "junior": c.day_limit_junior or c.bus_minutes}
+        out: dict[str, Any] = {
+            "bus_minutes": c.bus_minutes, "day_limit_minutes": day, "min_enrolment": c.min_enrolment,
+            "min_quality": c.min_quality, "min_condition": c.min_condition, "max_closures": c.max_closures,
+            "fixed_open": c.fixed_open, "allow_new": c.allow_new,
+            "junior_to_county_seat": c.junior_to_county_seat, "time_limit": c.time_limit,
+            "boarding_bands": ("upper", "junior") if c.boarding else (),
+        }
+        if self.costs:
+            out["costs"] = dict(self.costs)
+        return out
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+#: Scenario keys that name files or folders; all are read, none is written.
+_PATH_KEYS = (("scenario", "county"), ("scenario", "standards"), ("network", "profile"),
+              ("network", "walk_profile"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError("scenario file not found", file=str(path), fix="check the path")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path), fix="check quotes, brackets and '=' signs") from None
+    except UnicodeDecodeError:
+        raise ConfigError("the scenario file is not UTF-8", file=str(path), fix="save it as UTF-8") from None
+    # resolve paths relative to this file (county folder, standards and speed-profile TOML files)
+    for section, key in _PATH_KEYS:
+        sub = data.get(section)
+        if not isinstance(sub, dict) or not isinstance(sub.get(key), str):
+            continue
+        value = sub[key]
+        if key == "county" or value.lower().endswith(".toml"):
+            sub[key] = str((path.parent / value).resolve())
+    return data
+
+
+def scenario_dict(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The raw scenario mapping of a TOML file, with ``inherit`` chains merged and paths resolved.
+
+    Parameters
+    ----------
+    path
+        Scenario file.
+    seen
+        Files already on the inheritance chain (loop detection).
+
+    Returns
+    -------
+    dict
+        Keys as in the file (not validated; see :func:`load_scenario`).
+    """
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError("scenario files inherit from each other in a loop", file=str(path),
+                          fix="remove the circular 'inherit'")
+    data = _read_toml(path)
+    parent = data.pop("inherit", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError("'inherit' must be a file name", file=str(path), column="inherit",
+                          fix='write inherit = "base.toml"')
+    return _deep_merge(scenario_dict(path.parent / parent, (*seen, path)), data)
+
+
+def _explain(exc: ValidationError, file: str) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            section = err["loc"][:-1]
+            model: Any = Scenario
+            for part in section:
+                model = model.model_fields[str(part)].annotation
+            allowed = ", ".join(model.model_fields) if hasattr(model, "model_fields") else ""
+            msg = f"unknown key (allowed: {allowed})"
+        lines.append(f"{key}: {msg}")
+    return ConfigError("invalid scenario: " + "; ".join(lines), file=file, column=lines[0].split(":")[0],
+                       fix="correct the keys and values named above")
+
+
+def load_scenario(path: str | Path | Mapping[str, Any], *, name: str | None = None) -> Scenario:
+    """Load and validate a scenario file (or a mapping of the same shape).
+
+    Parameters
+    ----------
+    path
+        TOML file, or a dict (paths then relative to the working directory).
+    name
+        Scenario key; the file stem by default.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key and the allowed values.
+    """
+    if isinstance(path, Mapping):
+        data, file, stem = copy.deepcopy(dict(path)), "<dict>", name or "scenario"
+    else:
+        p = Path(path)
+        data, file, stem = scenario_dict(p), str(p), name or p.stem
+    data.pop("inherit", None)
+    try:
+        sc = Scenario(**data, name=stem, source=None if file == "<dict>" else Path(file).resolve())
+    except ValidationError as exc:
+        raise _explain(exc, file) from None
+    except TypeError as exc:
+        raise ConfigError(f"invalid scenario: {exc}", file=file, fix="use the documented sections") from None
+    _check_references(sc, file)
+    return sc
+
+
+def _check_references(sc: Scenario, file: str) -> None:
+    """Fail at load time (not after an hour of other scenarios) on files and names that do not exist."""
+    from schoolplan.network import load_profile
+    from schoolplan.standards import load_standards
+
+    if not Path(sc.scenario.county).exists():
+        raise ConfigError("the county folder named in the scenario does not exist", file=file,
+                          column="scenario.county", rows=[str(sc.scenario.county)],
+                          fix="give the county folder or GeoPackage, relative to the scenario file")
+    try:
+        std = load_standards(None if sc.scenario.standards == "cn_national" else sc.scenario.standards,
+                             overrides=sc.standards_overrides or None)
+        for key in ("profile", "walk_profile"):
+            load_profile(getattr(sc.network, key))
+    except ConfigError as exc:
+        exc.file = exc.file or file
+        exc.column = exc.column or "scenario.standards / standards_overrides / network.profile"
+        raise
+    presets = std.get("service_radius_presets", {})
+    if sc.reserve.enabled and sc.reserve.radius_preset not in presets:
+        raise ConfigError(f"unknown service-radius preset '{sc.reserve.radius_preset}'", file=file,
+                          column="reserve.radius_preset", fix=f"use one of: {', '.join(sorted(presets))}")
