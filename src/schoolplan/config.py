@@ -77,22 +77,28 @@ class ForecastSection(_Strict):
 
 
 class ConsolidationSection(_Strict):
-    """两集中 rules (see :func:`schoolplan.consolidate.default_rules`)."""
+    """两集中 rules (see :class:`schoolplan.consolidate.Rules`).
+
+    Every rule left out (None) takes its value from the standards data
+    (``[consolidation]`` and friends, after ``standards_overrides``); only the keys a
+    scenario sets override them.
+    """
 
     mode: Literal["status_quo", "rules", "optimize"] = "rules"
-    bus_minutes: float = Field(20.0, gt=0, le=180)
-    day_limit_lower: float = Field(30.0, gt=0, le=180)
+    bus_minutes: float | None = Field(None, gt=0, le=180)
+    day_limit_lower: float | None = Field(None, gt=0, le=180)
     day_limit_upper: float | None = Field(None, gt=0, le=180)
     day_limit_junior: float | None = Field(None, gt=0, le=180)
-    boarding: bool = True
-    min_enrolment: int = Field(50, ge=0)
-    min_quality: float | None = Field(60.0, ge=0, le=100)
-    min_condition: float | None = Field(60.0, ge=0, le=100)
+    boarding: bool | list[Literal["upper", "junior"]] | None = None
+    min_enrolment: int | None = Field(None, ge=0)
+    min_quality: float | None = Field(None, ge=0, le=100)
+    min_condition: float | None = Field(None, ge=0, le=100)
     max_closures: int | None = Field(None, ge=0)
     fixed_open: tuple[str, ...] = ()
-    allow_new: bool = True
-    junior_to_county_seat: bool = True
-    time_limit: float = Field(60.0, gt=0)
+    force: dict[str, Literal["keep", "close", "expand"]] = Field(default_factory=dict)
+    allow_new: bool | None = None
+    junior_to_county_seat: bool | None = None
+    time_limit: float | None = Field(None, gt=0)
 
 
 class ReserveSection(_Strict):
@@ -126,20 +132,23 @@ class Scenario(_Strict):
         return v
 
     def rules(self) -> dict[str, Any]:
-        """Consolidation rules for :func:`schoolplan.consolidate.consolidate`."""
+        """Overrides for :func:`schoolplan.consolidate.make_rules`: only the keys this scenario sets."""
         c = self.consolidation
-        day = {"lower": c.day_limit_lower, "upper": c.day_limit_upper or c.bus_minutes,
-               "junior": c.day_limit_junior or c.bus_minutes}
+        day = {"lower": c.day_limit_lower, "upper": c.day_limit_upper, "junior": c.day_limit_junior}
         out: dict[str, Any] = {
-            "bus_minutes": c.bus_minutes, "day_limit_minutes": day, "min_enrolment": c.min_enrolment,
-            "min_quality": c.min_quality, "min_condition": c.min_condition, "max_closures": c.max_closures,
-            "fixed_open": c.fixed_open, "allow_new": c.allow_new,
+            "bus_minutes": c.bus_minutes, "min_enrolment": c.min_enrolment, "min_quality": c.min_quality,
+            "min_condition": c.min_condition, "max_closures": c.max_closures, "allow_new": c.allow_new,
             "junior_to_county_seat": c.junior_to_county_seat, "time_limit": c.time_limit,
-            "boarding_bands": ("upper", "junior") if c.boarding else (),
+            "day_limit_minutes": {k: v for k, v in day.items() if v is not None},
+            "force": {**{str(s): "keep" for s in c.fixed_open}, **{str(k): v for k, v in c.force.items()}},
         }
+        if c.boarding is False:
+            out["boarding_bands"] = ()
+        elif isinstance(c.boarding, list):
+            out["boarding_bands"] = tuple(c.boarding)
         if self.costs:
             out["costs"] = dict(self.costs)
-        return out
+        return {k: v for k, v in out.items() if v is not None and v != {}}
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,32 +24,37 @@ class LayoutPlan:
     Attributes
     ----------
     schools
-        GeoDataFrame indexed by ``school_id`` (existing schools and new sites), Point
-        geometry in the county CRS, columns: ``name``, ``level``, ``township_id``,
-        ``decision`` (a key of :data:`DECISIONS`), ``receiving_id`` (for ``merge``:
-        the school its pupils go to, else None), ``reason_zh``, ``reason_en`` (why, in
-        words), ``students_before``, ``students_after``, ``classes_before``,
-        ``classes_after``, ``classes_added`` (whole classes built), ``capacity_after``
-        (seats), ``class_size_after`` (mean pupils per class), ``boarders``,
-        ``beds_needed``, ``beds_available``, ``buses``, ``teachers_needed``,
-        ``teachers_on_staff``, ``teacher_surplus`` (positive = freed), ``reuse``
-        (suggested use of a vacated building, e.g. "kindergarten", or None).
+        GeoDataFrame indexed by ``school_id`` (existing schools, new sites and buildings
+        closed before the plan), Point geometry in the county CRS, columns: ``name``,
+        ``level``, ``township_id``, ``decision`` (a key of :data:`DECISIONS`),
+        ``receiving_id`` (for ``merge``/``convert``: the school most of its pupils go
+        to), ``reason_zh``, ``reason_en`` (why, in words made from its numbers),
+        ``students_before`` (register, base year), ``pupils_if_unchanged`` (target-year
+        pupils without the plan), ``students_after`` (target year, after the plan),
+        ``classes_before``, ``classes_needed``, ``classes_after``, ``classes_added``
+        (whole classrooms built), ``capacity_after`` (standard seats),
+        ``class_size_after`` (mean pupils per class), ``boarders``, ``beds_available``,
+        ``beds_needed`` (beds to add), ``buses``, ``teachers_needed``,
+        ``teachers_on_staff``, ``teacher_surplus`` (positive = freed), ``upgrade``
+        (bool: must be brought up to the quality/condition thresholds), ``reuse``
+        (suggested use of a vacated building, or None). Counts are integers.
     assignment
-        DataFrame, one row per village × grade band × school: ``village_id``,
-        ``band`` (``kg``, ``lower`` = grades 1–3, ``upper`` = 4–6, ``junior`` = 7–9),
-        ``school_id``, ``pupils``, ``mode`` (a key of :data:`MODES`), ``minutes``
-        (one-way bus or walk minutes; NaN when unserved), ``school_before`` and
-        ``minutes_before`` (the school attended before the plan: the nearest open
-        school of the band, and its minutes), ``over_limit`` (bool: above the bus
-        radius).
+        DataFrame, one row per group of pupils (village × grade band × school before ×
+        school after): ``village_id`` (None: register pupils of unknown village),
+        ``band`` (``lower`` = grades 1–3, ``upper`` = 4–6, ``junior`` = 7–9),
+        ``school_id`` (None: no school could take them), ``pupils`` (int), ``mode`` (a
+        key of :data:`MODES`), ``minutes`` (one-way; NaN with no road route),
+        ``school_before`` and ``minutes_before`` (the school attended today, from the
+        attendance calibrated to the register), ``over_limit`` (bool: a day pupil
+        riding longer than the band's day limit), ``moved`` (bool), ``cause`` (why a
+        group is unplaced or has no route).
     summary
-        Headline numbers: ``schools_before``/``schools_after`` (by level),
-        ``pupils_over_limit``, ``mean_minutes``, ``p95_minutes``, ``max_minutes``,
-        ``boarders``, ``buses``, ``classes_added``, ``vacated``, ``teachers_surplus``,
-        ``infeasible_pupils``, ...
+        Headline numbers from :func:`schoolplan.metrics.plan_figures` (the one place
+        they are computed): ``pupils``, ``pupils_unplaced``, ``pupils_over_limit``,
+        ``boarders``, ``buses``, ``buses_to_buy``, ``classes_added``, ``upgrades``, ...
     infeasible
-        DataFrame ``village_id, band, pupils, reason_zh, reason_en`` of pupils the plan
-        cannot place (empty when feasible).
+        DataFrame ``village_id, band, pupils, cause, placed, reason_zh, reason_en`` of
+        pupils the plan cannot place (``placed`` False) or cannot route (True).
     params
         The rules and options used (for reports and reproducibility).
     """
@@ -120,6 +125,15 @@ class ScenarioResult:
         The validated scenario configuration.
     timings
         Seconds per step.
+    attendance
+        Base-year attendance flows ``village_id, band, school_id, pupils, minutes`` that
+        reproduce the register (:func:`schoolplan.consolidate.calibrate_attendance`).
+    data_quality
+        Every warning raised while loading and running: ``stage, category, message``
+        (shown in the report's data-quality section and ``run.json``).
+    audit
+        The plan's self-audit (:func:`schoolplan.audit.audit`): ``check, passed,
+        detail, rows``.
     """
 
     name: str
@@ -133,3 +147,6 @@ class ScenarioResult:
     indicators: pd.Series
     config: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    data_quality: pd.DataFrame = field(default_factory=pd.DataFrame)
+    audit: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -27,14 +27,24 @@ __all__ = ["Scenario", "compare", "load_scenario", "run_scenario", "run_scenario
 
 # --------------------------------------------------------------------------- running
 class _Cache:
-    """Loaded counties, graphs and matrices shared between scenarios of one run."""
+    """Loaded counties, graphs and matrices shared between scenarios of one run.
+
+    Warnings raised while an item is made are kept with it and raised again each
+    time the item is used, so every scenario's data-quality section lists them.
+    """
 
     def __init__(self) -> None:
         self.store: dict[tuple[Any, ...], Any] = {}
+        self.notes: dict[tuple[Any, ...], list[warnings.WarningMessage]] = {}
 
     def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         if key not in self.store:
-            self.store[key] = make()
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
+                self.store[key] = make()
+            self.notes[key] = list(rec)
+        for w in self.notes[key]:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return self.store[key]
 
 
@@ -59,14 +69,11 @@ def _graph(county: Any, profile: str, bad_weather: bool, cache: _Cache) -> Any:
 
 def _matrix(graph: Any, origins: gpd.GeoDataFrame, dest: gpd.GeoDataFrame, cutoff: float, key: tuple[Any, ...],
             cache: _Cache, max_snap_m: float) -> pd.DataFrame:
-    from schoolplan.errors import UnreachableWarning
     from schoolplan.network import travel_time_matrix
 
     def make() -> pd.DataFrame:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UnreachableWarning)
-            return travel_time_matrix(graph, origins, dest, cutoff_minutes=cutoff, max_snap_m=max_snap_m,
-                                      dtype=np.float64)
+        return travel_time_matrix(graph, origins, dest, cutoff_minutes=cutoff, max_snap_m=max_snap_m,
+                                  dtype=np.float64)
 
     return cache.get(key, make)
 
@@ -98,19 +105,20 @@ def _forecast(sc: Scenario, county: Any, cache: _Cache) -> pd.DataFrame:
         e = _fill_untaught_grades(fc.enrolment_by_zone(county.enrolment, county.schools), fc.DEFAULT_LEVEL_GRADES)
         b = county.births.rename(columns={"township_id": "zone"})
         last = int(e["year"].max())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                d = fc.seat_demand(e, b, horizon_years=max(sc.scenario.horizon_year - last, 1),
-                                   births_scenario=sc.forecast.fertility)
-            except SchoolplanError as exc:  # say which county's births/enrolment
-                exc.file = exc.file or str(county.source)
-                exc.layer = exc.layer or "births, enrolment"
-                raise
+        try:
+            d = fc.seat_demand(e, b, horizon_years=max(sc.scenario.horizon_year - last, 1),
+                               births_scenario=sc.forecast.fertility)
+        except SchoolplanError as exc:  # say which county's births/enrolment
+            exc.file = exc.file or str(county.source)
+            exc.layer = exc.layer or "births, enrolment"
+            raise
         if sc.forecast.urbanisation_rate > 0 and county.county_seat is not None:
             d = fc.urbanisation_shift(d, to_zone=county.county_seat, rate_per_year=sc.forecast.urbanisation_rate,
                                       base_year=last)
-        return d
+        # the register year itself, observed (no range), so that a plan may target it
+        obs = e[e["year"] == last].rename(columns={"students": "p50"})
+        obs = obs.assign(p10=obs["p50"].astype(float), p50=obs["p50"].astype(float), p90=obs["p50"].astype(float))
+        return pd.concat([obs[["zone", "level", "grade", "year", "p10", "p50", "p90"]], d], ignore_index=True)
 
     return cache.get(("forecast", str(county.source), sc.forecast.fertility, sc.forecast.urbanisation_rate,
                       sc.scenario.horizon_year), make)
@@ -118,7 +126,10 @@ def _forecast(sc: Scenario, county: Any, cache: _Cache) -> pd.DataFrame:
 
 def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
                  progress: Callable[[str], None] | None = None) -> ScenarioResult:
-    """Run one scenario: forecast, travel times, consolidation, isochrones, reserved land, indicators.
+    """Run one scenario: forecast, travel times, attendance, consolidation, reserved land, indicators, audit.
+
+    Every warning raised on the way is kept in ``result.data_quality`` (and raised
+    again to the caller); nothing is silenced.
 
     Parameters
     ----------
@@ -133,12 +144,42 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
     -------
     ScenarioResult
     """
-    from schoolplan.consolidate import consolidate, village_pupils
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        stages: list[tuple[int, str]] = []
+        result = _run(sc, cache or _Cache(), progress, lambda step: stages.append((len(rec), step)))
+    notes = _data_quality(rec, stages)
+    for w in rec:  # pass every warning on to the caller
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    from dataclasses import replace
+
+    from schoolplan.audit import audit
+
+    county_notes = getattr(result.county, "data_quality", None)
+    if isinstance(county_notes, pd.DataFrame) and len(county_notes):
+        notes = pd.concat([county_notes.assign(stage="load"), notes], ignore_index=True)
+    result = replace(result, data_quality=notes)
+    return replace(result, audit=audit(result))
+
+
+def _data_quality(rec: list[warnings.WarningMessage], stages: list[tuple[int, str]]) -> pd.DataFrame:
+    """Warnings as rows ``stage, category, message`` (duplicates dropped, order kept)."""
+    rows = []
+    for i, w in enumerate(rec):
+        stage = next((s for start, s in reversed(stages) if start <= i), "load")
+        rows.append({"stage": stage, "category": w.category.__name__, "message": str(w.message)})
+    out = pd.DataFrame(rows, columns=["stage", "category", "message"])
+    return out.drop_duplicates(subset=["category", "message"], ignore_index=True)
+
+
+def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
+         mark: Callable[[str], None]) -> ScenarioResult:
+    from schoolplan.consolidate import consolidate, make_rules, project_attendance, today_attendance
     from schoolplan.metrics import scenario_indicators
     from schoolplan.network import isochrones
+    from schoolplan.schema import COMPULSORY_LEVELS
     from schoolplan.standards import load_standards
 
-    cache = cache or _Cache()
     say = progress or (lambda _s: None)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -147,6 +188,7 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
         nonlocal t0
         now = time.perf_counter()
         say(step)
+        mark(step)
         timings[step] = 0.0
         if len(timings) > 1:
             prev = list(timings)[-2]
@@ -155,14 +197,19 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
 
     std = load_standards(None if sc.scenario.standards == "cn_national" else sc.scenario.standards,
                          overrides=sc.standards_overrides or None)
+    rules = make_rules(std, **sc.rules())
     tick("load")
     county = _county(sc, cache)
+    target = sc.scenario.target_year
+    if target < county.base_year:
+        raise ConfigError(f"target_year {target} is before the register year {county.base_year}",
+                          file=str(sc.source) if sc.source else None, column="scenario.target_year",
+                          fix=f"choose a target year from {county.base_year} on")
     tick("network")
     bus_g = _graph(county, sc.network.profile, sc.network.bad_weather, cache)
     cache.get(("offsets", str(county.source), sc.scenario.coords), lambda: check_offsets(county, bus_g))
     walk_g = _graph(county, sc.network.walk_profile, False, cache)
-    compulsory = county.schools[county.schools["status"].eq("open")
-                                & county.schools["level"].isin(["teaching_point", "primary", "nine_year", "junior"])]
+    compulsory = county.schools[county.schools["status"].eq("open") & county.schools["level"].isin(COMPULSORY_LEVELS)]
     sites = county.sites
     dest = pd.concat([compulsory[["geometry"]], sites[["geometry"]].set_geometry(sites.geometry.centroid)]) \
         if len(sites) else compulsory[["geometry"]]
@@ -176,19 +223,16 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
                    sc.network.max_snap_m)
     tick("forecast")
     demand = _forecast(sc, county, cache)
-    target = sc.scenario.target_year
-    if target < county.base_year:
-        raise ConfigError(f"target_year {target} is before the register year {county.base_year}",
-                          file=str(sc.source) if sc.source else None, column="scenario.target_year",
-                          fix=f"choose a target year from {county.base_year} on")
-    years = set(demand["year"])
-    pupils = village_pupils(county, year=target, demand=demand) if target in years else village_pupils(county)
+    tick("attendance")
+    base = cache.get(("attendance", src, sc.network.profile, sc.network.bad_weather, rules.walk_limit_minutes),
+                     lambda: today_attendance(county, bus[compulsory.index], walk, rules=rules))
+    flows = project_attendance(base, county, demand, target)
     tick("consolidate")
-    plan = consolidate(county, bus, walk, mode=sc.consolidation.mode, pupils=pupils, rules=sc.rules(),
-                       standards=std)
+    plan = consolidate(county, bus, walk, mode=sc.consolidation.mode, pupils=flows, rules=rules, standards=std,
+                       year=target, attendance=base)
     tick("isochrones")
     receiving = plan.schools[plan.schools["decision"].isin(["keep", "expand", "new"])]
-    iso = isochrones(bus_g, receiving[["geometry"]], minutes=sc.consolidation.bus_minutes)
+    iso = isochrones(bus_g, receiving[["geometry"]], minutes=rules.bus_minutes)
     iso = iso.rename(columns={"id": "school_id"})
     reserved = None
     if sc.reserve.enabled and len(county.zones):
@@ -200,7 +244,8 @@ def run_scenario(sc: Scenario, *, cache: _Cache | None = None,
     timings.pop("done", None)
     return ScenarioResult(name=sc.name, label_zh=sc.scenario.name_zh, label_en=sc.scenario.name_en,
                           county=county, plan=plan, demand=demand, reserved=reserved, isochrones=iso,
-                          indicators=indicators, config=sc.model_dump(mode="json"), timings=timings)
+                          indicators=indicators, config=sc.model_dump(mode="json"), timings=timings,
+                          attendance=base)
 
 
 def _reserve(sc: Scenario, county: Any, demand: pd.DataFrame, plan: Any, walk_g: Any, std: Mapping[str, Any],

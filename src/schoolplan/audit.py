@@ -1,0 +1,295 @@
+"""A plan that audits itself: the invariants every scenario result must satisfy.
+
+:func:`audit` runs after every scenario (:func:`schoolplan.scenario.run_scenario`) and
+returns one row per check. Failures go to the top of the report, and
+``schoolplan run --strict`` exits non-zero on any failure. ``passed`` is None where a
+check does not apply (e.g. capacity limits in the status quo, which builds nothing and
+shows today's crowding as a finding instead).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from schoolplan.results import ScenarioResult
+from schoolplan.schema import BANDS
+
+__all__ = ["AUDIT_CHECKS", "audit", "audit_failures"]
+
+#: Checks (key → zh, en) in the order they are reported.
+AUDIT_CHECKS: dict[str, tuple[str, str]] = {
+    "register_reproduced": ("基年就读复现学籍", "Base-year attendance reproduces the register"),
+    "status_quo_is_today": ("现状方案即现状", "The status quo keeps every pupil at today's school"),
+    "pupils_conserved": ("学生总数守恒", "Every pupil accounted for"),
+    "whole_pupils": ("学生数为整数", "Whole pupils"),
+    "unplaced_have_cause": ("未安置学生均有原因", "Unplaced pupils have a cause"),
+    "served_means_reachable": ("时限内须可达", "Within the limit means reachable"),
+    "travel_limits": ("转学学生不超走读时限", "Moved pupils within their day limit or boarding"),
+    "no_young_boarders": ("1–3年级不寄宿", "No boarders in grades 1–3"),
+    "boarding_within_beds": ("寄宿生不超床位", "Boarders within beds"),
+    "capacity_and_class_size": ("规模与班额达标", "School size and class size within limits"),
+    "reasons_match_numbers": ("理由与数字一致", "Reasons match the numbers"),
+    "receivers_meet_thresholds": ("接收学校达标或列入改善", "Receiving schools meet thresholds or are upgraded"),
+    "comparison_matches_sections": ("对比页与各节一致", "Comparison page equals the section totals"),
+}
+
+
+def _row(key: str, passed: bool | None, detail: str, rows: Iterable[Any] = ()) -> dict[str, Any]:
+    rs = [str(r) for r in rows]
+    return {"check": key, "label_zh": AUDIT_CHECKS[key][0], "label_en": AUDIT_CHECKS[key][1],
+            "passed": passed, "detail": detail, "rows": ", ".join(rs[:20]) + (" …" if len(rs) > 20 else ""),
+            "n_rows": len(rs)}
+
+
+def _register(result: ScenarioResult) -> dict[str, Any]:
+    from schoolplan.consolidate import attendance_fit
+
+    if result.attendance is None or result.attendance.empty:
+        return _row("register_reproduced", None, "no attendance recorded for this result")
+    fit = attendance_fit(result.attendance, result.county)
+    bad = fit[fit["difference"] != 0]
+    return _row("register_reproduced", bad.empty,
+                f"{len(fit)} school-bands; {len(bad)} differ from the register "
+                f"(largest difference {int(bad['difference'].abs().max()) if len(bad) else 0} pupils)",
+                bad["school_id"].unique())
+
+
+def _status_quo(result: ScenarioResult) -> dict[str, Any]:
+    plan = result.plan
+    if plan.params.get("mode") != "status_quo":
+        return _row("status_quo_is_today", None, "not the status quo")
+    a = plan.assignment
+    moved = a[a["moved"].astype(bool)]
+    s = plan.schools[plan.schools["decision"] != "vacant"]
+    off = s[s["students_after"] != s["pupils_if_unchanged"]]
+    ok = moved.empty and off.empty and (plan.schools["classes_added"] == 0).all()
+    base = plan.params.get("year") == getattr(result.county, "base_year", None)
+    extra = ""
+    if base:
+        reg = plan.schools["students_before"]
+        diff = s[s["students_after"] != reg.reindex(s.index)]
+        ok = ok and diff.empty
+        extra = f"; base year: {len(diff)} schools differ from the register"
+    return _row("status_quo_is_today", ok, f"{int(moved['pupils'].sum())} pupils moved, {len(off)} schools "
+                f"changed, {int(plan.schools['classes_added'].sum())} classrooms built{extra}",
+                [*moved["village_id"].dropna().unique(), *off.index])
+
+
+def _conserved(result: ScenarioResult) -> dict[str, Any]:
+    a = result.plan.assignment
+    year = result.plan.params.get("year")
+    d = result.demand
+    stage_of = {b: spec["stage"] for b, spec in BANDS.items()}
+    grade_band = {g: b for b, spec in BANDS.items() for g in spec["grades"]}  # type: ignore[union-attr]
+    got = a.assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
+    placed = a[a["mode"] != "unserved"].assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
+    if year is None or d is None or year not in set(d["year"]):
+        return _row("pupils_conserved", None, f"no forecast for {year}")
+    f = d[(d["year"] == year) & d["level"].isin(["primary", "junior"])]
+    f = f.assign(band=pd.to_numeric(f["grade"], errors="coerce").map(grade_band)).dropna(subset=["band"])
+    by_tb = f.groupby(["zone", "band"])["p50"].sum().round()
+    want = by_tb.groupby(lambda k: stage_of[k[1]]).sum()
+    parts, bad = [], []
+    for st in ("primary", "junior"):
+        w, g, p = int(want.get(st, 0)), int(got.get(st, 0)), int(placed.get(st, 0))
+        parts.append(f"{st}: forecast {w:,} = placed {p:,} + unplaced {g - p:,}" + ("" if w == g else f" (≠ {g:,})"))
+        if w != g:
+            bad.append(st)
+    return _row("pupils_conserved", not bad, "; ".join(parts), bad)
+
+
+def _whole(result: ScenarioResult) -> dict[str, Any]:
+    a = result.plan.assignment
+    s = result.plan.schools
+    cols = ["students_before", "students_after", "classes_added", "boarders", "beds_needed", "buses",
+            "teachers_needed", "capacity_after"]
+    bad = [c for c in cols if c in s and not pd.api.types.is_integer_dtype(s[c])]
+    if not pd.api.types.is_integer_dtype(a["pupils"]):
+        bad.append("assignment.pupils")
+    return _row("whole_pupils", not bad, "all counts are integers" if not bad else "not integer: " + ", ".join(bad),
+                bad)
+
+
+def _causes(result: ScenarioResult) -> dict[str, Any]:
+    a = result.plan.assignment
+    un = a[a["mode"].isin(["unserved", "no_route"])]
+    missing = un[un["cause"].isna()]
+    return _row("unplaced_have_cause", missing.empty,
+                f"{int(un.loc[un['mode'] == 'unserved', 'pupils'].sum())} unplaced and "
+                f"{int(un.loc[un['mode'] == 'no_route', 'pupils'].sum())} without a road route; "
+                f"{int(missing['pupils'].sum())} without a cause", missing["village_id"].dropna().unique())
+
+
+def _reachable(result: ScenarioResult) -> dict[str, Any]:
+    from schoolplan.metrics import pupils_over_limit
+
+    a = result.plan.assignment
+    summ = result.plan.summary
+    bad = a[a["mode"].isin(["walk", "bus", "boarding"]) & a["minutes"].isna()]
+    within = a["mode"].isin(["walk", "bus", "boarding"]) & ~a["over_limit"].astype(bool)
+    total = int(a["pupils"].sum())
+    share = float(a.loc[within, "pupils"].sum() / total) if total else float("nan")
+    ok = bad.empty and (np.isnan(share) or abs(share - float(summ["share_within_limit"])) < 1e-9) \
+        and int(summ["pupils_over_limit"]) == pupils_over_limit(a)
+    return _row("served_means_reachable", ok,
+                f"{int(a.loc[a['mode'] == 'no_route', 'pupils'].sum())} pupils with no road route and "
+                f"{int(a.loc[a['mode'] == 'unserved', 'pupils'].sum())} unplaced are not counted within the limit; "
+                f"{int(bad['pupils'].sum())} routed pupils lack minutes", bad["village_id"].dropna().unique())
+
+
+def _limits(result: ScenarioResult) -> dict[str, Any]:
+    a = result.plan.assignment
+    p = result.plan.params
+    forced = {s for s, d in dict(p.get("force", {})).items() if d == "close"}
+    day = dict(p["day_limit_minutes"])
+    moved = a[a["moved"].astype(bool) & ~a["school_before"].isin(forced)]
+    over = moved[(moved["mode"] == "bus") & (moved["minutes"] > moved["band"].map(day))]
+    board_bad = moved[(moved["mode"] == "boarding") & (~moved["band"].isin(list(p["boarding_bands"]))
+                                                       | (moved["minutes"] > float(p["max_board_minutes"])))]
+    routes = moved[moved["mode"].isin(["no_route"])]
+    bad = pd.concat([over, board_bad, routes])
+    forced_rows = a[a["moved"].astype(bool) & a["school_before"].isin(forced)]
+    forced_over = forced_rows[(forced_rows["mode"] == "bus") & (forced_rows["minutes"] > forced_rows["band"].map(day))]
+    detail = (f"{int(moved['pupils'].sum())} pupils move; {int(over['pupils'].sum())} would ride over their day "
+              f"limit, {int(board_bad['pupils'].sum())} board outside the rules, {int(routes['pupils'].sum())} "
+              "have no road route")
+    if len(forced_rows):
+        detail += (f"; forced closures ({', '.join(sorted(forced))}) send {int(forced_over['pupils'].sum())} pupils "
+                   "over their day limit")
+        bad = pd.concat([bad, forced_over])
+    return _row("travel_limits", bad.empty, detail,
+                [f"{v}/{b}" for v, b in zip(bad["village_id"], bad["band"], strict=True)])
+
+
+def _young(result: ScenarioResult) -> dict[str, Any]:
+    a = result.plan.assignment
+    bad = a[(a["band"] == "lower") & (a["mode"] == "boarding")]
+    return _row("no_young_boarders", bad.empty, f"{int(bad['pupils'].sum())} pupils of grades 1–3 board",
+                bad["village_id"].dropna().unique())
+
+
+def _beds(result: ScenarioResult) -> dict[str, Any]:
+    s = result.plan.schools
+    s = s[s["decision"].isin(["keep", "expand", "new"])]
+    bad = s[s["boarders"] > s["beds_available"] + s["beds_needed"]]
+    return _row("boarding_within_beds", bad.empty,
+                f"{int(s['boarders'].sum())} boarders, {int(s['beds_available'].sum())} beds today, "
+                f"{int(s['beds_needed'].sum())} to add; {len(bad)} schools short", bad.index)
+
+
+def _capacity(result: ScenarioResult) -> dict[str, Any]:
+    plan = result.plan
+    s = plan.schools[plan.schools["decision"].isin(["keep", "expand", "new"])]
+    big = s["level"].map(lambda lv: dict(plan.params["max_size"]).get(lv, np.inf)).astype(float)
+    crowded = s[s["students_after"] > s["capacity_after"]]
+    oversize = s[s["students_after"] > big]
+    if plan.params.get("mode") == "status_quo":
+        return _row("capacity_and_class_size", None,
+                    f"the status quo builds nothing: {len(crowded)} schools above their standard seats "
+                    f"({int((crowded['students_after'] - crowded['capacity_after']).sum())} pupils)", crowded.index)
+    forced = {k for k, v in dict(plan.params.get("force", {})).items() if v == "keep"}
+    bad = pd.Index(crowded.index).union(oversize.index).difference(list(forced))
+    return _row("capacity_and_class_size", bad.empty,
+                f"{len(crowded)} schools above standard seats, {len(oversize)} above their maximum size", bad)
+
+
+_ENROL = re.compile(r"预计在校生(\d[\d,]*)人")
+
+
+def _reasons(result: ScenarioResult) -> dict[str, Any]:
+    plan = result.plan
+    p = plan.params
+    s = plan.schools[plan.schools["decision"] != "vacant"]
+    bad = []
+    for sid, row in s.iterrows():
+        zh = str(row["reason_zh"])
+        if "enrolment_ok" not in row or pd.isna(row.get("enrolment_ok")):
+            continue
+        flags = [bool(row[c]) for c in ("radius_ok", "enrolment_ok", "quality_ok", "condition_ok")]
+        if zh.startswith("生源均在") and (not all(flags) or bool(row["junior_moves"])):
+            bad.append(sid)
+        if row["decision"] in ("merge", "convert") and all(flags) and not bool(row["junior_moves"]) \
+                and p.get("mode") == "rules" and dict(p.get("force", {})).get(sid) != "close":
+            bad.append(sid)
+        if zh.startswith("应留必留") and not (bool(row["must_stay"]) and int(row["blocked_pupils"]) > 0):
+            bad.append(sid)
+        m = _ENROL.search(zh)
+        if m and int(m.group(1).replace(",", "")) != int(row["pupils_if_unchanged"]):
+            bad.append(sid)
+        if zh.startswith("生源均在") and int(row["pupils_if_unchanged"]) < int(p["min_enrolment"]):
+            bad.append(sid)
+    bad = list(dict.fromkeys(bad))
+    return _row("reasons_match_numbers", not bad, f"{len(s)} reasons checked against the keep and closure tests; "
+                f"{len(bad)} contradict them", bad)
+
+
+def _receivers(result: ScenarioResult) -> dict[str, Any]:
+    plan = result.plan
+    a = plan.assignment
+    got = set(a.loc[a["moved"].astype(bool) & a["school_id"].notna(), "school_id"])
+    s = plan.schools.loc[[x for x in got if x in plan.schools.index]]
+    if s.empty or "quality_ok" not in s:
+        return _row("receivers_meet_thresholds", True, "no school receives pupils" if s.empty else "no scores given")
+    fails = s[~(s["quality_ok"].fillna(True).astype(bool) & s["condition_ok"].fillna(True).astype(bool))]
+    bad = fails[~fails["upgrade"].astype(bool)]
+    return _row("receivers_meet_thresholds", bad.empty,
+                f"{len(s)} receiving schools; {len(fails)} below the quality/condition thresholds, "
+                f"{len(fails) - len(bad)} of them with an upgrade in the plan", bad.index)
+
+
+def _comparison(result: ScenarioResult) -> dict[str, Any]:
+    from schoolplan.metrics import capital_cost, pupils_over_limit
+
+    ind = result.indicators
+    plan = result.plan
+    s, a = plan.schools, plan.assignment
+    expect: Mapping[str, float] = {
+        "schools_merged": int(s["decision"].isin(["merge", "convert"]).sum()),
+        "schools_new": int((s["decision"] == "new").sum()),
+        "pupils": int(a["pupils"].sum()),
+        "pupils_over_limit": pupils_over_limit(a),
+        "boarders": int(s["boarders"].sum()),
+        "classes_added": int(s["classes_added"].sum()),
+        "buses": int(s["buses"].sum()),
+        "capital_cost_wan": round(capital_cost(plan.summary, plan.params.get("costs", {})), 1),
+    }
+    if result.reserved is not None:
+        for lv in ("kindergarten", "primary", "junior"):
+            expect[f"land_m2_{lv}"] = round(float(result.reserved.summary.get(f"land_m2_{lv}", 0.0)))
+    bad = [k for k, v in expect.items() if k in ind.index and not np.isclose(float(ind[k]), float(v))]
+    return _row("comparison_matches_sections", not bad,
+                f"{len(expect)} headline figures recomputed from the plan's tables; {len(bad)} differ", bad)
+
+
+def audit(result: ScenarioResult) -> pd.DataFrame:
+    """Check a scenario result against the invariants every plan must satisfy.
+
+    Parameters
+    ----------
+    result
+        A scenario result (:func:`schoolplan.scenario.run_scenario`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per check of :data:`AUDIT_CHECKS`: ``check``, ``label_zh``,
+        ``label_en``, ``passed`` (True, False, or None when it does not apply),
+        ``detail`` (numbers), ``rows`` (ids affected, first 20) and ``n_rows``.
+    """
+    rows = [f(result) for f in (_register, _status_quo, _conserved, _whole, _causes, _reachable, _limits, _young,
+                                _beds, _capacity, _reasons, _receivers, _comparison)]
+    return pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail", "rows", "n_rows"])
+
+
+def audit_failures(results: Iterable[ScenarioResult]) -> pd.DataFrame:
+    """The failed checks of several results: ``scenario`` plus the audit columns."""
+    parts = [r.audit.assign(scenario=r.name) for r in results if r.audit is not None and len(r.audit)]
+    if not parts:
+        return pd.DataFrame(columns=["scenario", "check", "label_zh", "label_en", "passed", "detail", "rows"])
+    out = pd.concat(parts, ignore_index=True)
+    return out[out["passed"].eq(False)][["scenario", *[c for c in out.columns if c != "scenario"]]]
