@@ -39,44 +39,46 @@ AUDIT_CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
-def _row(key: str, passed: bool | None, detail: str, rows: Iterable[Any] = ()) -> dict[str, Any]:
+def _row(key: str, passed: bool | None, zh: str, en: str, rows: Iterable[Any] = ()) -> dict[str, Any]:
     rs = [str(r) for r in rows]
     return {"check": key, "label_zh": AUDIT_CHECKS[key][0], "label_en": AUDIT_CHECKS[key][1],
-            "passed": passed, "detail": detail, "rows": ", ".join(rs[:20]) + (" …" if len(rs) > 20 else ""),
-            "n_rows": len(rs)}
+            "passed": None if passed is None else bool(passed), "detail_zh": zh, "detail": en,
+            "rows": ", ".join(rs[:20]) + (" …" if len(rs) > 20 else ""), "n_rows": len(rs)}
 
 
 def _register(result: ScenarioResult) -> dict[str, Any]:
     from schoolplan.consolidate import attendance_fit
 
     if result.attendance is None or result.attendance.empty:
-        return _row("register_reproduced", None, "no attendance recorded for this result")
+        return _row("register_reproduced", None, "未记录基年就读", "no attendance recorded for this result")
     fit = attendance_fit(result.attendance, result.county)
     bad = fit[fit["difference"] != 0]
+    big = int(bad["difference"].abs().max()) if len(bad) else 0
     return _row("register_reproduced", bad.empty,
-                f"{len(fit)} school-bands; {len(bad)} differ from the register "
-                f"(largest difference {int(bad['difference'].abs().max()) if len(bad) else 0} pupils)",
+                f"{len(fit)}个学校年级段，{len(bad)}个与学籍不一致（最大差{big}人）",
+                f"{len(fit)} school-bands; {len(bad)} differ from the register (largest difference {big} pupils)",
                 bad["school_id"].unique())
 
 
 def _status_quo(result: ScenarioResult) -> dict[str, Any]:
     plan = result.plan
     if plan.params.get("mode") != "status_quo":
-        return _row("status_quo_is_today", None, "not the status quo")
+        return _row("status_quo_is_today", None, "非现状方案", "not the status quo")
     a = plan.assignment
     moved = a[a["moved"].astype(bool)]
     s = plan.schools[plan.schools["decision"] != "vacant"]
     off = s[s["students_after"] != s["pupils_if_unchanged"]]
     ok = moved.empty and off.empty and (plan.schools["classes_added"] == 0).all()
     base = plan.params.get("year") == getattr(result.county, "base_year", None)
-    extra = ""
+    extra_zh = extra_en = ""
     if base:
         reg = plan.schools["students_before"]
         diff = s[s["students_after"] != reg.reindex(s.index)]
         ok = ok and diff.empty
-        extra = f"; base year: {len(diff)} schools differ from the register"
-    return _row("status_quo_is_today", ok, f"{int(moved['pupils'].sum())} pupils moved, {len(off)} schools "
-                f"changed, {int(plan.schools['classes_added'].sum())} classrooms built{extra}",
+        extra_zh, extra_en = f"；基年{len(diff)}所学校与学籍不一致", f"; base year: {len(diff)} schools differ from the register"
+    n_moved, n_cls = int(moved["pupils"].sum()), int(plan.schools["classes_added"].sum())
+    return _row("status_quo_is_today", ok, f"转学{n_moved}人，{len(off)}所学校人数改变，新建教室{n_cls}间{extra_zh}",
+                f"{n_moved} pupils moved, {len(off)} schools changed, {n_cls} classrooms built{extra_en}",
                 [*moved["village_id"].dropna().unique(), *off.index])
 
 
@@ -89,18 +91,19 @@ def _conserved(result: ScenarioResult) -> dict[str, Any]:
     got = a.assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
     placed = a[a["mode"] != "unserved"].assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
     if year is None or d is None or year not in set(d["year"]):
-        return _row("pupils_conserved", None, f"no forecast for {year}")
+        return _row("pupils_conserved", None, f"无{year}年预测", f"no forecast for {year}")
     f = d[(d["year"] == year) & d["level"].isin(["primary", "junior"])]
     f = f.assign(band=pd.to_numeric(f["grade"], errors="coerce").map(grade_band)).dropna(subset=["band"])
     by_tb = f.groupby(["zone", "band"])["p50"].sum().round()
     want = by_tb.groupby(lambda k: stage_of[k[1]]).sum()
-    parts, bad = [], []
-    for st in ("primary", "junior"):
+    zh, en, bad = [], [], []
+    for st, name in (("primary", "小学"), ("junior", "初中")):
         w, g, p = int(want.get(st, 0)), int(got.get(st, 0)), int(placed.get(st, 0))
-        parts.append(f"{st}: forecast {w:,} = placed {p:,} + unplaced {g - p:,}" + ("" if w == g else f" (≠ {g:,})"))
+        zh.append(f"{name}：预测{w:,} = 已安置{p:,} + 未安置{g - p:,}" + ("" if w == g else f"（实为{g:,}）"))
+        en.append(f"{st}: forecast {w:,} = placed {p:,} + unplaced {g - p:,}" + ("" if w == g else f" (≠ {g:,})"))
         if w != g:
             bad.append(st)
-    return _row("pupils_conserved", not bad, "; ".join(parts), bad)
+    return _row("pupils_conserved", not bad, "；".join(zh), "; ".join(en), bad)
 
 
 def _whole(result: ScenarioResult) -> dict[str, Any]:
@@ -111,18 +114,19 @@ def _whole(result: ScenarioResult) -> dict[str, Any]:
     bad = [c for c in cols if c in s and not pd.api.types.is_integer_dtype(s[c])]
     if not pd.api.types.is_integer_dtype(a["pupils"]):
         bad.append("assignment.pupils")
-    return _row("whole_pupils", not bad, "all counts are integers" if not bad else "not integer: " + ", ".join(bad),
-                bad)
+    return _row("whole_pupils", not bad, "全部计数为整数" if not bad else "非整数：" + "、".join(bad),
+                "all counts are integers" if not bad else "not integer: " + ", ".join(bad), bad)
 
 
 def _causes(result: ScenarioResult) -> dict[str, Any]:
     a = result.plan.assignment
     un = a[a["mode"].isin(["unserved", "no_route"])]
     missing = un[un["cause"].isna()]
-    return _row("unplaced_have_cause", missing.empty,
-                f"{int(un.loc[un['mode'] == 'unserved', 'pupils'].sum())} unplaced and "
-                f"{int(un.loc[un['mode'] == 'no_route', 'pupils'].sum())} without a road route; "
-                f"{int(missing['pupils'].sum())} without a cause", missing["village_id"].dropna().unique())
+    n_un, n_nr = int(un.loc[un["mode"] == "unserved", "pupils"].sum()), int(un.loc[un["mode"] == "no_route", "pupils"].sum())
+    n_miss = int(missing["pupils"].sum())
+    return _row("unplaced_have_cause", missing.empty, f"未安置{n_un}人、无道路连通{n_nr}人；无原因{n_miss}人",
+                f"{n_un} unplaced and {n_nr} without a road route; {n_miss} without a cause",
+                missing["village_id"].dropna().unique())
 
 
 def _reachable(result: ScenarioResult) -> dict[str, Any]:
@@ -136,9 +140,10 @@ def _reachable(result: ScenarioResult) -> dict[str, Any]:
     share = float(a.loc[within, "pupils"].sum() / total) if total else float("nan")
     ok = bad.empty and (np.isnan(share) or abs(share - float(summ["share_within_limit"])) < 1e-9) \
         and int(summ["pupils_over_limit"]) == pupils_over_limit(a)
+    n_nr, n_un = int(a.loc[a["mode"] == "no_route", "pupils"].sum()), int(a.loc[a["mode"] == "unserved", "pupils"].sum())
     return _row("served_means_reachable", ok,
-                f"{int(a.loc[a['mode'] == 'no_route', 'pupils'].sum())} pupils with no road route and "
-                f"{int(a.loc[a['mode'] == 'unserved', 'pupils'].sum())} unplaced are not counted within the limit; "
+                f"无道路连通{n_nr}人、未安置{n_un}人均不计入时限内；缺少单程时间的已安置学生{int(bad['pupils'].sum())}人",
+                f"{n_nr} pupils with no road route and {n_un} unplaced are not counted within the limit; "
                 f"{int(bad['pupils'].sum())} routed pupils lack minutes", bad["village_id"].dropna().unique())
 
 
@@ -151,25 +156,28 @@ def _limits(result: ScenarioResult) -> dict[str, Any]:
     over = moved[(moved["mode"] == "bus") & (moved["minutes"] > moved["band"].map(day))]
     board_bad = moved[(moved["mode"] == "boarding") & (~moved["band"].isin(list(p["boarding_bands"]))
                                                        | (moved["minutes"] > float(p["max_board_minutes"])))]
-    routes = moved[moved["mode"].isin(["no_route"])]
+    routes = moved[(moved["mode"] == "no_route") & moved["minutes_before"].notna()]  # had a route, lost it
     bad = pd.concat([over, board_bad, routes])
     forced_rows = a[a["moved"].astype(bool) & a["school_before"].isin(forced)]
     forced_over = forced_rows[(forced_rows["mode"] == "bus") & (forced_rows["minutes"] > forced_rows["band"].map(day))]
-    detail = (f"{int(moved['pupils'].sum())} pupils move; {int(over['pupils'].sum())} would ride over their day "
-              f"limit, {int(board_bad['pupils'].sum())} board outside the rules, {int(routes['pupils'].sum())} "
-              "have no road route")
+    n = [int(x["pupils"].sum()) for x in (moved, over, board_bad, routes)]
+    zh = f"转学{n[0]}人；超走读时限{n[1]}人，违规寄宿{n[2]}人，失去道路连通{n[3]}人"
+    en = (f"{n[0]} pupils move; {n[1]} would ride over their day limit, {n[2]} board outside the rules, "
+          f"{n[3]} lose their road route")
     if len(forced_rows):
-        detail += (f"; forced closures ({', '.join(sorted(forced))}) send {int(forced_over['pupils'].sum())} pupils "
-                   "over their day limit")
+        k = int(forced_over["pupils"].sum())
+        zh += f"；指定撤并（{'、'.join(sorted(forced))}）使{k}人超过走读时限"
+        en += f"; forced closures ({', '.join(sorted(forced))}) send {k} pupils over their day limit"
         bad = pd.concat([bad, forced_over])
-    return _row("travel_limits", bad.empty, detail,
+    return _row("travel_limits", bad.empty, zh, en,
                 [f"{v}/{b}" for v, b in zip(bad["village_id"], bad["band"], strict=True)])
 
 
 def _young(result: ScenarioResult) -> dict[str, Any]:
     a = result.plan.assignment
     bad = a[(a["band"] == "lower") & (a["mode"] == "boarding")]
-    return _row("no_young_boarders", bad.empty, f"{int(bad['pupils'].sum())} pupils of grades 1–3 board",
+    k = int(bad["pupils"].sum())
+    return _row("no_young_boarders", bad.empty, f"1–3年级寄宿生{k}人", f"{k} pupils of grades 1–3 board",
                 bad["village_id"].dropna().unique())
 
 
@@ -177,9 +185,9 @@ def _beds(result: ScenarioResult) -> dict[str, Any]:
     s = result.plan.schools
     s = s[s["decision"].isin(["keep", "expand", "new"])]
     bad = s[s["boarders"] > s["beds_available"] + s["beds_needed"]]
-    return _row("boarding_within_beds", bad.empty,
-                f"{int(s['boarders'].sum())} boarders, {int(s['beds_available'].sum())} beds today, "
-                f"{int(s['beds_needed'].sum())} to add; {len(bad)} schools short", bad.index)
+    b, today, add = int(s["boarders"].sum()), int(s["beds_available"].sum()), int(s["beds_needed"].sum())
+    return _row("boarding_within_beds", bad.empty, f"寄宿生{b}人，现有床位{today}张，新增{add}张；{len(bad)}所学校床位不足",
+                f"{b} boarders, {today} beds today, {add} to add; {len(bad)} schools short", bad.index)
 
 
 def _capacity(result: ScenarioResult) -> dict[str, Any]:
@@ -189,12 +197,14 @@ def _capacity(result: ScenarioResult) -> dict[str, Any]:
     crowded = s[s["students_after"] > s["capacity_after"]]
     oversize = s[s["students_after"] > big]
     if plan.params.get("mode") == "status_quo":
-        return _row("capacity_and_class_size", None,
-                    f"the status quo builds nothing: {len(crowded)} schools above their standard seats "
-                    f"({int((crowded['students_after'] - crowded['capacity_after']).sum())} pupils)", crowded.index)
+        k = int((crowded["students_after"] - crowded["capacity_after"]).sum())
+        return _row("capacity_and_class_size", None, f"现状不新建：{len(crowded)}所学校超过标准学位（{k}人）",
+                    f"the status quo builds nothing: {len(crowded)} schools above their standard seats ({k} pupils)",
+                    crowded.index)
     forced = {k for k, v in dict(plan.params.get("force", {})).items() if v == "keep"}
     bad = pd.Index(crowded.index).union(oversize.index).difference(list(forced))
     return _row("capacity_and_class_size", bad.empty,
+                f"{len(crowded)}所学校超过标准学位，{len(oversize)}所超过最大规模",
                 f"{len(crowded)} schools above standard seats, {len(oversize)} above their maximum size", bad)
 
 
@@ -224,8 +234,8 @@ def _reasons(result: ScenarioResult) -> dict[str, Any]:
         if zh.startswith("生源均在") and int(row["pupils_if_unchanged"]) < int(p["min_enrolment"]):
             bad.append(sid)
     bad = list(dict.fromkeys(bad))
-    return _row("reasons_match_numbers", not bad, f"{len(s)} reasons checked against the keep and closure tests; "
-                f"{len(bad)} contradict them", bad)
+    return _row("reasons_match_numbers", not bad, f"核对{len(s)}条理由与保留、撤并检验的数字；{len(bad)}条不一致",
+                f"{len(s)} reasons checked against the keep and closure tests; {len(bad)} contradict them", bad)
 
 
 def _receivers(result: ScenarioResult) -> dict[str, Any]:
@@ -234,10 +244,12 @@ def _receivers(result: ScenarioResult) -> dict[str, Any]:
     got = set(a.loc[a["moved"].astype(bool) & a["school_id"].notna(), "school_id"])
     s = plan.schools.loc[[x for x in got if x in plan.schools.index]]
     if s.empty or "quality_ok" not in s:
-        return _row("receivers_meet_thresholds", True, "no school receives pupils" if s.empty else "no scores given")
+        return _row("receivers_meet_thresholds", True, "无接收学校" if s.empty else "未提供评分",
+                    "no school receives pupils" if s.empty else "no scores given")
     fails = s[~(s["quality_ok"].fillna(True).astype(bool) & s["condition_ok"].fillna(True).astype(bool))]
     bad = fails[~fails["upgrade"].astype(bool)]
     return _row("receivers_meet_thresholds", bad.empty,
+                f"接收学校{len(s)}所；{len(fails)}所质量或条件未达标，其中{len(fails) - len(bad)}所已列入改善",
                 f"{len(s)} receiving schools; {len(fails)} below the quality/condition thresholds, "
                 f"{len(fails) - len(bad)} of them with an upgrade in the plan", bad.index)
 
@@ -262,7 +274,7 @@ def _comparison(result: ScenarioResult) -> dict[str, Any]:
         for lv in ("kindergarten", "primary", "junior"):
             expect[f"land_m2_{lv}"] = round(float(result.reserved.summary.get(f"land_m2_{lv}", 0.0)))
     bad = [k for k, v in expect.items() if k in ind.index and not np.isclose(float(ind[k]), float(v))]
-    return _row("comparison_matches_sections", not bad,
+    return _row("comparison_matches_sections", not bad, f"由方案明细重算{len(expect)}项对比指标；{len(bad)}项不一致",
                 f"{len(expect)} headline figures recomputed from the plan's tables; {len(bad)} differ", bad)
 
 
@@ -279,17 +291,20 @@ def audit(result: ScenarioResult) -> pd.DataFrame:
     pandas.DataFrame
         One row per check of :data:`AUDIT_CHECKS`: ``check``, ``label_zh``,
         ``label_en``, ``passed`` (True, False, or None when it does not apply),
-        ``detail`` (numbers), ``rows`` (ids affected, first 20) and ``n_rows``.
+        ``detail_zh`` and ``detail`` (numbers, zh and en), ``rows`` (ids affected,
+        first 20) and ``n_rows``.
     """
     rows = [f(result) for f in (_register, _status_quo, _conserved, _whole, _causes, _reachable, _limits, _young,
                                 _beds, _capacity, _reasons, _receivers, _comparison)]
-    return pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail", "rows", "n_rows"])
+    return pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
+                                       "n_rows"])
 
 
 def audit_failures(results: Iterable[ScenarioResult]) -> pd.DataFrame:
     """The failed checks of several results: ``scenario`` plus the audit columns."""
     parts = [r.audit.assign(scenario=r.name) for r in results if r.audit is not None and len(r.audit)]
     if not parts:
-        return pd.DataFrame(columns=["scenario", "check", "label_zh", "label_en", "passed", "detail", "rows"])
+        return pd.DataFrame(columns=["scenario", "check", "label_zh", "label_en", "passed", "detail_zh", "detail",
+                                     "rows"])
     out = pd.concat(parts, ignore_index=True)
     return out[out["passed"].eq(False)][["scenario", *[c for c in out.columns if c != "scenario"]]]

@@ -180,8 +180,8 @@ def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: boo
     from schoolplan.report import write_outputs
     from schoolplan.scenario import run_scenarios
 
-    steps = ("load", "network", "travel_times", "forecast", "consolidate", "isochrones", "reserve", "indicators",
-             "done")
+    steps = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "isochrones", "reserve",
+             "indicators", "done")
     total = len(scenarios) * len(steps) + 1
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console,
                   transient=not err_console.is_terminal) as bar:
@@ -201,7 +201,38 @@ def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: boo
     _print_warnings(caught, only_ours=True)
     console.print(_comparison_table(results, lang))
     console.print(f"{t('wrote', lang)} {out}/report.html, comparison.xlsx, results.gpkg, run.json")
+    _print_audit(results, lang)
     return results
+
+
+def _print_audit(results: list[Any], lang: str) -> int:
+    """Print the failed audit checks (if any); return how many failed."""
+    from schoolplan.audit import audit_failures
+
+    fails = audit_failures(results)
+    for _, f in fails.iterrows():
+        label = f["label_zh"] if lang == "zh" else f["label_en"]
+        detail = f["detail_zh"] if lang == "zh" else f["detail"]
+        err_console.print(f"[bold red]{'自检未通过' if lang == 'zh' else 'audit failed'}:[/bold red] "
+                          f"{escape(str(f['scenario']))} — {escape(label)}: {escape(detail)}", soft_wrap=True)
+    return len(fails)
+
+
+def _failed(results: list[Any]) -> int:
+    from schoolplan.audit import audit_failures
+
+    return len(audit_failures(results))
+
+
+def _strict_exit(results: list[Any], lang: str) -> None:
+    """``--strict``: any failed audit check or any data-quality warning ends with exit code 3."""
+    fails = _failed(results)
+    notes = sum(0 if r.data_quality is None else len(r.data_quality) for r in results)
+    if fails or notes:
+        err_console.print(f"[bold red]--strict:[/bold red] {fails} failed audit check(s) and {notes} data-quality "
+                          "warning(s) (see report.html, 数据质量提示 / Data quality); outputs were written",
+                          soft_wrap=True)
+        raise typer.Exit(3)
 
 
 def _comparison_table(results: list[Any], lang: str) -> Table:
@@ -225,6 +256,8 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder that is not an earlier "
                                                   "schoolplan output.")] = False,
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
+    strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit or the data raise "
+                                              "warnings (outputs are still written).")] = False,
 ) -> None:
     """Run scenarios (sharing the county and road graph) and write the comparison."""
     from schoolplan.scenario import load_scenario
@@ -236,7 +269,9 @@ def run(
     if len(set(names)) != len(names):
         raise SchoolplanError("two scenario files have the same name", rows=names,
                               fix="give every scenario file its own file name")
-    _run_and_write(loaded, out, lang, overwrite=overwrite, maps=maps)
+    results = _run_and_write(loaded, out, lang, overwrite=overwrite, maps=maps)
+    if strict:
+        _strict_exit(results, lang)
 
 
 def _parse_param(text: str) -> tuple[list[str], list[Any]]:
@@ -264,6 +299,8 @@ def sweep(
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = False,
+    strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit or the data raise "
+                                              "warnings.")] = False,
 ) -> None:
     """Run one scenario over several values of a parameter: trade-off curves."""
     from schoolplan.config import load_scenario, scenario_dict
@@ -300,8 +337,10 @@ def sweep(
         })
         return {"tradeoff.csv": curve.to_csv(index=False)}
 
-    _run_and_write(variants, out, lang, overwrite=overwrite, maps=maps, extra=tradeoff)
+    results = _run_and_write(variants, out, lang, overwrite=overwrite, maps=maps, extra=tradeoff)
     console.print(f"{t('wrote', lang)} {out / 'tradeoff.csv'}")
+    if strict:
+        _strict_exit(results, lang)
 
 
 @app.command()
@@ -309,6 +348,7 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo_output"),
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
+    strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit.")] = False,
 ) -> None:
     """Run the three demo scenarios on the bundled county (现状; 两集中 20 min; 两集中 + boarding 30 min)."""
     from schoolplan.county import county_summary
@@ -321,7 +361,9 @@ def demo(
         console.print(table)
     folder = demo_county_path() / "scenarios"
     scenarios = [load_scenario(folder / f"{n}.toml") for n in DEMO_SCENARIOS]
-    _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county)
+    results = _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county)
+    if strict and _failed(results):
+        raise typer.Exit(3)
 
 
 def _interrupted() -> int:

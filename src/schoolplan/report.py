@@ -29,7 +29,7 @@ from schoolplan.charts import band_chart_svg, bar_chart_svg
 from schoolplan.io import atomic_dir, write_gpkg
 from schoolplan.metrics import HIGHER_IS_BETTER, INDICATOR_LABELS, LOWER_IS_BETTER
 from schoolplan.results import ScenarioResult
-from schoolplan.schema import DECISIONS, LEVEL_LABELS, MODES, STAGES
+from schoolplan.schema import BANDS, DECISIONS, LEVEL_LABELS, MODES, STAGES
 
 __all__ = ["assignment_lines", "check_output_dir", "findings", "write_outputs", "write_xlsx"]
 
@@ -48,7 +48,7 @@ def _fmt(value: Any, key: str = "") -> str:
 
 
 def findings(results: Sequence[ScenarioResult], lang: str = "zh") -> list[str]:
-    """Plain-language findings comparing the scenarios to the first one (the baseline).
+    """Plain-language findings that name causes, comparing the scenarios to the first one (the baseline).
 
     Parameters
     ----------
@@ -66,35 +66,67 @@ def findings(results: Sequence[ScenarioResult], lang: str = "zh") -> list[str]:
         return []
     base = results[0]
     out = []
+    zh = lang == "zh"
     for r in results:
         i = r.indicators
-        name = r.label_zh if lang == "zh" else r.label_en
-        if lang == "zh":
-            text = (f"{name}：保留/扩建/新建学校 {i['schools_kept'] + i['schools_expanded'] + i['schools_new']:.0f} 所，"
-                    f"撤并 {i['schools_merged']:.0f} 所；校车单程超过时限的学生 {i['pupils_over_limit']:.0f} 人"
-                    f"（时限内 {i['share_within_limit'] * 100:.1f}%），最长 {i['max_minutes']:.0f} 分钟；"
-                    f"寄宿生 {i['boarders']:.0f} 人，需新增床位 {i['beds_needed']:.0f} 张、教室 {i['classes_added']:.0f} 间；"
-                    f"大班额 {i['classes_large']:.0f} 个；投资估算约 {i['capital_cost_wan']:,.0f} 万元。")
+        name = r.label_zh if zh else r.label_en
+        stay = i["schools_kept"] + i["schools_expanded"] + i["schools_new"]
+        why = _merge_causes(r, lang)
+        if zh:
+            text = (f"{name}：保留/扩建/新建学校{_n(stay)}所，撤并{_n(i['schools_merged'])}所{why}，"
+                    f"其中应留必留{_n(i['schools_must_stay'])}所；转学学生{_n(i['pupils_moved'])}人，全部在走读时限内或寄宿"
+                    if i["pupils_moved"] else f"{name}：保留全部{_n(stay)}所学校，学生不转学")
+            text += (f"；超过走读时限的走读学生{_n(i['pupils_over_limit'])}人，寄宿生{_n(i['boarders'])}人"
+                     f"（需新增床位{_n(i['beds_needed'])}张）；投资估算{_fmt(i['capital_cost_wan'])}万元。")
         else:
-            text = (f"{name}: {i['schools_kept'] + i['schools_expanded'] + i['schools_new']:.0f} schools kept, "
-                    f"expanded or new, {i['schools_merged']:.0f} merged; {i['pupils_over_limit']:.0f} pupils ride "
-                    f"over the bus limit ({i['share_within_limit'] * 100:.1f}% within), longest "
-                    f"{i['max_minutes']:.0f} min; {i['boarders']:.0f} boarders, {i['beds_needed']:.0f} beds and "
-                    f"{i['classes_added']:.0f} classrooms to add; {i['classes_large']:.0f} large classes (≥56); "
-                    f"capital cost about {i['capital_cost_wan']:,.0f} × 10k yuan.")
+            text = (f"{name}: {_n(stay)} schools kept, expanded or new, {_n(i['schools_merged'])} merged{why}, "
+                    f"{_n(i['schools_must_stay'])} must stay (应留必留); {_n(i['pupils_moved'])} pupils change school, "
+                    "all within their day limit or boarding" if i["pupils_moved"]
+                    else f"{name}: all {_n(stay)} schools stay and no pupil changes school")
+            text += (f"; {_n(i['pupils_over_limit'])} day pupils ride over their limit, {_n(i['boarders'])} board "
+                     f"({_n(i['beds_needed'])} beds to add); capital cost {_fmt(i['capital_cost_wan'])} × 10k yuan.")
         out.append(text)
+    b = base.indicators
     for r in results[1:]:
-        d_over = r.indicators["pupils_over_limit"] - base.indicators["pupils_over_limit"]
-        d_large = r.indicators["classes_large"] - base.indicators["classes_large"]
-        name = r.label_zh if lang == "zh" else r.label_en
-        if lang == "zh":
-            out.append(f"与{base.label_zh}相比，{name}使超时学生{'增加' if d_over > 0 else '减少'}"
-                       f"{abs(d_over):.0f}人，大班额{'增加' if d_large > 0 else '减少'}{abs(d_large):.0f}个。")
-        else:
-            out.append(f"Compared with {base.label_en}, {name} {'adds' if d_over > 0 else 'removes'} "
-                       f"{abs(d_over):.0f} pupils over the bus limit and {'adds' if d_large > 0 else 'removes'} "
-                       f"{abs(d_large):.0f} large classes.")
+        i = r.indicators
+        name = r.label_zh if zh else r.label_en
+        d_over = int(i["pupils_over_limit"]) - int(b["pupils_over_limit"])
+        if int(b["classes_large"]) and int(i["classes_large"]) < int(b["classes_large"]):
+            out.append(f"{name}：大班额由{_n(b['classes_large'])}个降至{_n(i['classes_large'])}个，原因是新增教室"
+                       f"{_n(i['classes_added'])}间（按标准班额所需），而不是撤并本身。" if zh else
+                       f"{name}: large classes fall from {_n(b['classes_large'])} to {_n(i['classes_large'])} because "
+                       f"{_n(i['classes_added'])} classrooms are built to the standard class size, not because of the "
+                       "mergers themselves.")
+        if d_over:
+            out.append(f"与{base.label_zh}相比，{name}超过走读时限的学生{'增加' if d_over > 0 else '减少'}"
+                       f"{abs(d_over)}人：转学学生全部在时限内或寄宿，变化来自被撤并学校原有的超时学生。" if zh else
+                       f"Compared with {base.label_en}, {name} has {abs(d_over)} {'more' if d_over > 0 else 'fewer'} "
+                       "day pupils over their limit: every pupil who moves rides within the limit or boards, so the "
+                       "change comes from pupils of the closed schools who rode over the limit before.")
     return out
+
+
+def _n(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else f"{round(float(value)):,}"
+
+
+def _merge_causes(r: ScenarioResult, lang: str) -> str:
+    """Why schools merge, counted by cause: "（初中向县城集中2所、规模不足3所…）"."""
+    s = r.plan.schools
+    m = s[s["decision"].isin(["merge", "convert"])]
+    if m.empty or "enrolment_ok" not in m:
+        return ""
+    causes = {"junior": (m["junior_moves"].fillna(False).astype(bool), "初中向县城集中", "juniors to the county seat"),
+              "size": (~m["enrolment_ok"].fillna(True).astype(bool), "规模不足", "too few pupils"),
+              "radius": (~m["radius_ok"].fillna(True).astype(bool), "生源超出校车时限", "pupils beyond the bus radius"),
+              "quality": (~(m["quality_ok"].fillna(True).astype(bool) & m["condition_ok"].fillna(True).astype(bool)),
+                          "质量或条件不达标", "quality or conditions below the thresholds")}
+    parts = [(int(mask.sum()), z, e) for mask, z, e in causes.values() if mask.any()]
+    if not parts:
+        return ""
+    if lang == "zh":
+        return "（" + "、".join(f"{z}{n}所" for n, z, _ in parts) + "，可重复计）"
+    return " (" + ", ".join(f"{e}: {n}" for n, _, e in parts) + "; a school may have several)"
 
 
 def _comparison_rows(results: Sequence[ScenarioResult], lang: str) -> list[dict[str, Any]]:
@@ -162,7 +194,7 @@ def _dossiers(r: ScenarioResult, lang: str) -> list[dict[str, Any]]:
     out = []
     for sid, row in merged.iterrows():
         trend = e[e["school_id"] == sid].groupby("year")["students"].sum()
-        go = _moves(r, sid)
+        go = _moves(r, sid, lang)
         recv = row["receiving_id"]
         rs = s.loc[recv] if recv in s.index else None
         out.append({
@@ -181,14 +213,15 @@ def _dossiers(r: ScenarioResult, lang: str) -> list[dict[str, Any]]:
     return out
 
 
-def _moves(r: ScenarioResult, sid: str) -> list[dict[str, Any]]:
+def _moves(r: ScenarioResult, sid: str, lang: str = "zh") -> list[dict[str, Any]]:
     """Villages whose pupils attended ``sid`` before the plan: where they go, minutes before/after, mode."""
     a = r.plan.assignment
     rows = a[a["school_before"] == sid]
     names = r.county.villages["name"]
     snames = r.plan.schools["name"]
-    return [{"village": names.get(v, v), "band": b, "pupils": round(float(p)), "to": snames.get(s, s),
-             "before": _fmt(mb), "after": _fmt(m), "mode": MODES[mode]["zh"] + " / " + MODES[mode]["en"]}
+    return [{"village": names.get(v, "—" if v is None or pd.isna(v) else v), "band": BANDS[b][lang],
+             "pupils": int(p), "to": snames.get(s, "—" if s is None or pd.isna(s) else s),
+             "before": _fmt(mb), "after": _fmt(m), "mode": MODES[mode][lang]}
             for v, b, p, s, mb, m, mode in zip(rows["village_id"], rows["band"], rows["pupils"], rows["school_id"],
                                                 rows["minutes_before"], rows["minutes"], rows["mode"], strict=True)]
 
@@ -201,7 +234,7 @@ def _reserved_view(r: ScenarioResult, lang: str) -> dict[str, Any]:
     rows = []
     for lv in _LEVELS3:
         name = LEVEL_LABELS[lv][lang]
-        rows.append((f"{name}{'学位缺口' if zh else ' seats short'}", _fmt(summ.get(f"seats_short_{lv}"))))
+        rows.append((f"{name}{'服务半径内学位缺口' if zh else ' seats short within the service radius'}", _fmt(summ.get(f"seats_short_{lv}"))))
         rows.append((f"{name}{'预留用地（㎡）' if zh else ' land to reserve (m²)'}", _fmt(summ.get(f"land_m2_{lv}"))))
     rows.append(("需预留用地的控规单元" if zh else "Zones needing land", ", ".join(summ.get("zones_flagged_ids", []))))
     rows.append(("缺少配套学校用地的住宅项目" if zh else "Developments without school land",
@@ -218,6 +251,129 @@ def _reserved_view(r: ScenarioResult, lang: str) -> dict[str, Any]:
                   "area": _fmt(x.get("area_m2")), "need": _fmt(x.get("land_needed_m2")), "seats": _fmt(x.get("seats")),
                   "reason": x.get("reason_zh" if zh else "reason_en")} for sid, x in res.sites.iterrows()]
     return {"rows": rows, "zones": zone_rows, "sites": site_rows}
+
+
+_MISSING_NOTES: dict[str, tuple[str, str]] = {
+    "kindergarten_public_share": ("幼儿园缺少办园性质（ownership）字段或在园人数", "kindergartens lack the ownership "
+                                  "column or their children"),
+    "kindergarten_inclusive_share": ("幼儿园缺少办园性质（ownership）字段或在园人数", "kindergartens lack the ownership "
+                                     "column or their children"),
+    "cv_primary_max": ("学校缺少优质均衡资源字段（教师、用房、设备等）", "schools lack the 优质均衡 resource columns"),
+    "cv_junior_max": ("学校缺少优质均衡资源字段（教师、用房、设备等）", "schools lack the 优质均衡 resource columns"),
+    "cv_primary_pass": ("学校缺少优质均衡资源字段（教师、用房、设备等）", "schools lack the 优质均衡 resource columns"),
+    "cv_junior_pass": ("学校缺少优质均衡资源字段（教师、用房、设备等）", "schools lack the 优质均衡 resource columns"),
+    "seats_short_kindergarten": ("预测不含目标年", "the forecast does not reach the target year"),
+    "land_m2_primary": ("未计算预留用地（无控规单元或已关闭）", "reserved land not computed (no zones, or disabled)"),
+}
+
+
+def _missing_notes(results: Sequence[ScenarioResult], lang: str) -> list[str]:
+    """Why a figure shows "—": the inputs cannot support it (never a default)."""
+    out = []
+    for key, (zh, en) in INDICATOR_LABELS.items():
+        if any(pd.isna(r.indicators.get(key)) for r in results):
+            note = _MISSING_NOTES.get(key) or _MISSING_NOTES.get(key.replace("kindergarten", "primary"), ("", ""))
+            label = zh if lang == "zh" else en
+            out.append(f"{label}：{note[0] or '输入数据不足以计算'}" if lang == "zh"
+                       else f"{label}: {note[1] or 'the inputs cannot support it'}")
+    return out
+
+
+def _audit_view(results: Sequence[ScenarioResult], lang: str) -> dict[str, Any]:
+    """Failures first (for the top of the report), then every check per scenario."""
+    zh = lang == "zh"
+    fails, tables = [], []
+    for r in results:
+        name = r.label_zh if zh else r.label_en
+        a = r.audit if r.audit is not None else pd.DataFrame()
+        rows = []
+        for _, c in a.iterrows():
+            status = "通过" if c["passed"] is True else "不适用" if c["passed"] is None else "未通过"
+            if not zh:
+                status = {"通过": "passed", "不适用": "n/a", "未通过": "FAILED"}[status]
+            detail = c["detail_zh"] if zh else c["detail"]
+            rows.append({"label": c["label_zh"] if zh else c["label_en"], "status": status,
+                         "failed": c["passed"] is False, "detail": detail, "rows": c["rows"]})
+            if c["passed"] is False:
+                fails.append({"scenario": name, "label": c["label_zh"] if zh else c["label_en"],
+                              "detail": detail, "rows": c["rows"]})
+        tables.append({"name": name, "rows": rows})
+    n = sum(len(t["rows"]) for t in tables)
+    return {"fails": fails, "tables": tables, "checks": n}
+
+
+def _accounting(r: ScenarioResult, lang: str) -> str:
+    """Every pupil accounted for: forecast = placed + unplaced (with causes)."""
+    a = r.plan.assignment
+    stage = a["band"].map({b: spec["stage"] for b, spec in BANDS.items()})
+    parts = []
+    for st in ("primary", "junior"):
+        sub = a[stage == st]
+        tot, un = int(sub["pupils"].sum()), sub[sub["mode"] == "unserved"]
+        nr = int(sub.loc[sub["mode"] == "no_route", "pupils"].sum())
+        causes = un.groupby(un["cause"].fillna("no_school"))["pupils"].sum()
+        label = LEVEL_LABELS[st][lang]
+        if lang == "zh":
+            why = "、".join(f"{_CAUSES[c][0]}{int(v)}人" for c, v in causes.items())
+            parts.append(f"{label}：预测{tot:,}人 = 已安置{tot - int(un['pupils'].sum()):,}人（其中无道路连通{nr}人）"
+                         f" + 未安置{int(un['pupils'].sum())}人" + (f"（{why}）" if why else ""))
+        else:
+            why = ", ".join(f"{_CAUSES[c][1]}: {int(v)}" for c, v in causes.items())
+            parts.append(f"{label}: forecast {tot:,} = placed {tot - int(un['pupils'].sum()):,} (of which {nr} with "
+                         f"no road route) + unplaced {int(un['pupils'].sum())}" + (f" ({why})" if why else ""))
+    year = r.plan.params.get("year")
+    head = f"{year}年学生去向核算：" if lang == "zh" else f"Every pupil of {year} accounted for: "
+    return head + ("；".join(parts) if lang == "zh" else "; ".join(parts))
+
+
+_CAUSES = {"capacity": ("接收学校已满", "receiving schools full"), "no_receiver": ("无可达接收学校", "no receiving school"),
+           "no_route": ("无道路连通", "no road route"), "no_school": ("本乡镇无该学段学校", "no school of the band")}
+
+
+def _investment_rows(r: ScenarioResult, lang: str) -> list[dict[str, str]]:
+    from schoolplan.metrics import investment
+
+    inv = investment(r.plan.summary, r.plan.params.get("costs", {}))
+    rows = [{"item": x["label_zh"] if lang == "zh" else x["label_en"], "quantity": _fmt(x["quantity"]),
+             "unit": _fmt(x["unit_cost_wan"]), "cost": _fmt(x["cost_wan"])} for _, x in inv.iterrows()]
+    rows.append({"item": "合计" if lang == "zh" else "Total", "quantity": "", "unit": "",
+                 "cost": _fmt(float(inv["cost_wan"].sum()))})
+    return rows
+
+
+def _attendance_view(r: ScenarioResult, lang: str) -> dict[str, Any] | None:
+    """How well today's modelled attendance reproduces the register, and how far pupils travel today."""
+    from schoolplan.consolidate import attendance_fit
+
+    if r.attendance is None or r.attendance.empty:
+        return None
+    fit = attendance_fit(r.attendance, r.county)
+    f = r.attendance[r.attendance["minutes"].notna()]
+    w = f["pupils"].to_numpy(float)
+    m = f["minutes"].to_numpy(float)
+    order = np.argsort(m)
+    p95 = float(m[order][np.searchsorted(np.cumsum(w[order]) / w.sum(), 0.95)]) if w.sum() else float("nan")
+    return {"schools": int(fit["school_id"].nunique()), "max_diff": int(fit["difference"].abs().max()),
+            "pupils": int(r.attendance["pupils"].sum()), "mean": _fmt(float((m * w).sum() / w.sum())),
+            "p95": _fmt(p95), "no_route": int(fit["no_route"].sum()), "unknown": int(fit["unknown_origin"].sum()),
+            "over60": int(f.loc[f["minutes"] > 60, "pupils"].sum())}
+
+
+def _glossary(lang: str) -> list[dict[str, str]]:
+    from schoolplan.metrics import INDICATOR_DEFINITIONS
+
+    return [{"label": INDICATOR_LABELS.get(k, (k, k))[0 if lang == "zh" else 1], "text": v[0 if lang == "zh" else 1]}
+            for k, v in INDICATOR_DEFINITIONS.items()]
+
+
+def _data_quality(results: Sequence[ScenarioResult]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for r in results:
+        dq = r.data_quality if r.data_quality is not None else pd.DataFrame()
+        for _, w in dq.iterrows():
+            seen.setdefault(str(w["message"]), {"stage": str(w.get("stage", "")), "category": str(w["category"]),
+                                                "message": str(w["message"])})
+    return list(seen.values())
 
 
 def _map_html(r: ScenarioResult, lang: str) -> str | None:
@@ -245,6 +401,8 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
             "dossiers": _dossiers(r, lang),
             "reserved": None if r.reserved is None else _reserved_view(r, lang),
             "infeasible": r.plan.infeasible.to_dict("records"),
+            "accounting": _accounting(r, lang),
+            "investment": _investment_rows(r, lang),
         })
     bars = bar_chart_svg([r.label_zh if lang == "zh" else r.label_en for r in results],
                          {("保留/扩建/新建" if lang == "zh" else "kept/expanded/new"):
@@ -259,6 +417,8 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
                                             "attribution": county.meta.get("attribution", "")},
         names=[r.label_zh if lang == "zh" else r.label_en for r in results],
         rows=_comparison_rows(results, lang), findings=findings(results, lang), bars=bars, scenarios=scen,
+        audit=_audit_view(results, lang), glossary=_glossary(lang), missing=_missing_notes(results, lang),
+        quality=_data_quality(results), attendance=_attendance_view(results[0], lang) if results else None,
     )
 
 
@@ -272,7 +432,7 @@ def _sheet(wb: Any, title: str, frame: pd.DataFrame, labels: dict[str, tuple[str
     ws.append([labels.get(c, (c, c))[0] for c in cols])
     ws.append([labels.get(c, (c, c))[1] for c in cols])
     for row in frame.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and np.isnan(v)) else
+        ws.append([None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else
                    (v.item() if isinstance(v, np.generic) else v) for v in row])
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
@@ -306,6 +466,40 @@ _SCHOOL_LABELS = {
 }
 
 
+_AUDIT_LABELS = {
+    "check": ("检查", "Check"), "label_zh": ("检查项", "Check (zh)"), "label_en": ("检查项（英文）", "Check (en)"),
+    "passed": ("通过", "Passed"), "detail_zh": ("说明", "Detail (zh)"), "detail": ("说明（英文）", "Detail"),
+    "rows": ("涉及对象", "Rows affected"), "n_rows": ("涉及数量", "Count"), "item": ("项目", "Item"),
+    "label": ("项目名称", "Label"), "quantity": ("数量", "Quantity"), "unit_cost_wan": ("单价（万元）", "Unit cost (10k yuan)"),
+    "cost_wan": ("金额（万元）", "Cost (10k yuan)"), "register": ("学籍人数", "Register"),
+    "modelled": ("模型人数", "Modelled"), "difference": ("差异", "Difference"), "mean_minutes": ("平均单程", "Mean minutes"),
+    "max_minutes": ("最长单程", "Longest minutes"), "no_route": ("无道路连通", "No road route"),
+    "unknown_origin": ("生源村不明", "Unknown village"), "stage": ("环节", "Stage"), "category": ("类别", "Category"),
+    "message": ("提示", "Message"),
+}
+
+
+def _extra_sheets(wb: Any, results: Sequence[ScenarioResult], labels: dict[str, tuple[str, str]]) -> None:
+    """Audit, investment, attendance fit and data-quality sheets."""
+    from schoolplan.consolidate import attendance_fit
+    from schoolplan.metrics import investment
+
+    lab = {**labels, **_AUDIT_LABELS}
+    audits = [r.audit.assign(scenario=r.name) for r in results if r.audit is not None and len(r.audit)]
+    if audits:
+        a = pd.concat(audits, ignore_index=True)
+        a["passed"] = a["passed"].map({True: "通过 passed", False: "未通过 FAILED", None: "不适用 n/a"})
+        _sheet(wb, "audit", a[["scenario", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows"]], lab)
+    inv = pd.concat([investment(r.plan.summary, r.plan.params.get("costs", {})).reset_index().assign(scenario=r.name)
+                     for r in results], ignore_index=True)
+    _sheet(wb, "investment", inv[["scenario", "label_zh", "label_en", "quantity", "unit_cost_wan", "cost_wan"]], lab)
+    if results and results[0].attendance is not None and len(results[0].attendance):
+        _sheet(wb, "attendance_fit", attendance_fit(results[0].attendance, results[0].county), lab)
+    dq = pd.concat([r.data_quality for r in results if r.data_quality is not None and len(r.data_quality)] or
+                   [pd.DataFrame(columns=["stage", "category", "message"])], ignore_index=True)
+    _sheet(wb, "data_quality", dq.drop_duplicates(subset=["message"]).reset_index(drop=True), lab)
+
+
 def write_xlsx(results: Sequence[ScenarioResult], path: Path) -> Path:
     """Formatted comparison workbook: Chinese headers with an English second row.
 
@@ -330,6 +524,7 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path) -> Path:
     _sheet(wb, "assignment", assign[["scenario", *[c for c in assign.columns if c != "scenario"]]], labels)
     d = results[0].demand.groupby(["zone", "level", "year"], as_index=False)[["p10", "p50", "p90"]].sum()
     _sheet(wb, "seats_by_year", d, labels)
+    _extra_sheets(wb, results, labels)
     res_zones = [pd.DataFrame(r.reserved.zones.drop(columns="geometry")).reset_index().assign(scenario=r.name)
                  for r in results if r.reserved is not None]
     if res_zones:
@@ -365,7 +560,7 @@ def _fix_zip_times(path: Path) -> None:
 # --------------------------------------------------------------------------- GPKG
 def assignment_lines(r: ScenarioResult) -> gpd.GeoDataFrame:
     """Village → school lines of a plan's assignment (for maps and GIS)."""
-    a = r.plan.assignment.dropna(subset=["school_id"])
+    a = r.plan.assignment.dropna(subset=["school_id", "village_id"])  # unknown village: no line
     v = r.county.villages.geometry
     s = r.plan.schools.geometry
     geoms = [LineString([v[vid], s[sid]]) for vid, sid in zip(a["village_id"], a["school_id"], strict=True)]
@@ -512,8 +707,11 @@ def _write_outputs(results: Sequence[ScenarioResult], target: Path, *, lang: str
                                                   "networkx", "osmnx", "folium", "scikit-learn", "pyogrio")},
             "county": None if county is None else {"name": county.name, "source": str(county.source),
                                                    "sha256": _sha256(Path(county.source))},
-            "scenarios": [{"name": r.name, "label_zh": r.label_zh, "label_en": r.label_en, "timings_s": r.timings}
-                          for r in results],
+            "scenarios": [{"name": r.name, "label_zh": r.label_zh, "label_en": r.label_en, "timings_s": r.timings,
+                           "audit": [] if r.audit is None else
+                           r.audit[["check", "passed", "detail"]].to_dict("records"),
+                           "data_quality": [] if r.data_quality is None else
+                           r.data_quality.to_dict("records")} for r in results],
         }
         (tmp / "run.json").write_text(json.dumps(run, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     return target

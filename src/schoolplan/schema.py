@@ -160,6 +160,7 @@ MODES: dict[str, dict[str, str]] = {
     "walk": {"zh": "步行走读", "en": "Walk"},
     "bus": {"zh": "校车走读", "en": "School bus"},
     "boarding": {"zh": "寄宿", "en": "Boarding"},
+    "no_route": {"zh": "无道路连通", "en": "No road route"},
     "unserved": {"zh": "无法安置", "en": "Unserved"},
 }
 

@@ -113,8 +113,8 @@ def place_pupils(
     stay = staying.reindex(rec).fillna(0).to_numpy(float)
     cap = seats.reindex(rec).fillna(0).to_numpy(float)
     big = max_size.reindex(rec).fillna(0).to_numpy(float)
-    free = np.maximum(cap - stay, 0.0)
-    extra = np.maximum(big - np.maximum(cap, stay), 0.0)
+    free = np.maximum(np.minimum(cap, big) - stay, 0.0)
+    extra = np.maximum(big - np.maximum(np.minimum(cap, big), stay), 0.0)
     # variables: x (pairs) | f (m) | o (m) | u (n)
     c = np.concatenate([np.array(cost, dtype=float), np.zeros(m), np.full(m, rules.expansion_penalty_minutes),
                         np.full(n, _SLACK)])
