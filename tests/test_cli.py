@@ -88,3 +88,20 @@ def test_run_and_sweep_commands(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert curve["bus_minutes"].tolist() == [15, 30]
     assert curve.loc[0, "pupils_over_limit"] >= curve.loc[1, "pupils_over_limit"]
     assert main(["sweep", str(scen), "--param", "bus_minutes=15", "--out", str(sw)]) == 2
+
+
+@pytest.mark.skipif(not (DEMO / "county.gpkg").exists(), reason="demo county not built")
+def test_strict_exits_non_zero_when_a_forced_closure_breaks_the_rules(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # Camptonville (a remote nine-year school) forced to close: its grade 1–3 pupils would ride far over 30 min
+    p = tmp_path / "forced.toml"
+    p.write_text(f'inherit = "{(DEMO / "scenarios" / "base.toml").as_posix()}"\n'
+                 '[consolidation]\nmode = "rules"\nforce = {"58727286056600" = "close"}\n[reserve]\nenabled = false\n',
+                 encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(p), "--out", str(out), "--no-maps", "--lang", "en"]) == 0
+    err = capsys.readouterr().err
+    assert "audit failed" in err and "forced closures (58727286056600) send" in err
+    assert main(["run", str(p), "--out", str(out), "--no-maps", "--strict"]) == 3
+    assert (out / "report.html").exists()
+    assert "方案自检未通过" in (out / "report.html").read_text(encoding="utf-8")

@@ -205,7 +205,7 @@ def test_plan_map_layers_and_counts(result: ScenarioResult) -> None:
                      "V3": maps.minutes_colour(25), "V4": maps.minutes_colour(38), "V5": "#222222"}
     assert len({fills[v] for v in ("V0", "V1", "V2", "V3", "V5")}) == 5
     modes = {f["properties"]["mode"] for f in _layer(m, "assignment").features}
-    assert modes == set(MODES) - {"unserved"}
+    assert modes == set(MODES) - {"unserved", "no_route"}  # the test plan has no pupil without a road route
     # schools are sized by enrolment
     sizes = {f["properties"]["id"]: f["properties"]["icon"]["iconSize"][0]
              for k in ("schools_primary", "schools_teaching_point") for f in _layer(m, k).features}
