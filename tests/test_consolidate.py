@@ -354,7 +354,7 @@ def test_bad_inputs() -> None:
         consolidate(c, rule_bus().drop(columns=["B"]))
     bad = rule_bus()
     bad.loc["V1", "A"] = -3
-    with pytest.raises(SchemaError, match="negative or infinite"):
+    with pytest.raises(SchemaError, match="negative bus_minutes"):
         consolidate(c, bad)
 
 

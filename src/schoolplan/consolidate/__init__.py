@@ -146,10 +146,14 @@ def _check_matrix(m: pd.DataFrame, villages: pd.Index, schools: pd.Index, what: 
         raise SchemaError(f"the {what} matrix holds values that are not numbers (e.g. "
                           f"'{sub.to_numpy()[text.to_numpy()][0]}')", column=what, rows=list(rows),
                           fix="give minutes as numbers; leave unreachable pairs empty (NaN)")
-    bad = (out < 0).any(axis=1) | np.isinf(out.to_numpy()).any(axis=1)
-    if bad.any():
-        raise SchemaError(f"negative or infinite {what}", column=what, rows=list(out.index[bad]),
-                          fix="travel times must be finite and ≥ 0 minutes; leave unreachable pairs empty (NaN)")
+    neg = (out < 0).any(axis=1)
+    if neg.any():
+        raise SchemaError(f"negative {what}", column=what, rows=list(out.index[neg]),
+                          fix="travel times must be ≥ 0 minutes; leave unreachable pairs empty (NaN)")
+    inf = np.isinf(out.to_numpy()).any(axis=1)
+    if inf.any():
+        raise SchemaError(f"infinite {what}", column=what, rows=list(out.index[inf]),
+                          fix="leave unreachable pairs empty (NaN) instead of inf")
     return out
 
 
@@ -304,7 +308,13 @@ def consolidate(
     flows = _flows(pupils, base)
     level_of = {**schools["level"].astype(str).to_dict()}
     recv = anchors(schools, county.county_seat, r) if mode != "status_quo" else {}
+    if mode != "status_quo":
+        recv = _juniors_stay_without_seat_school(schools, recv, r)
     facts = keep_test(schools, flows, bus, r, county_seat=county.county_seat, receivers=recv)
+    unknown = _unknown_enrolment(county, schools, flows)
+    facts.loc[facts.index.isin(unknown), "enrolment_ok"] = True  # not known: the size rule is not applied
+    facts["passes"] = facts["passes"] | (facts.index.isin(unknown) & facts["radius_ok"] & facts["quality_ok"]
+                                         & facts["condition_ok"] & ~facts["junior_moves"])
     seats = _seats(schools, r)
     beds_now = schools["boarding_beds"]
     if mode == "status_quo":
@@ -443,13 +453,20 @@ def _move(county: Any, schools: pd.DataFrame, flows: pd.DataFrame, closing: list
           bus: pd.DataFrame, level_of: dict[str, str], receivers: list[str], seats: pd.Series, r: Rules,
           decision: dict[str, str], reason: dict[str, tuple[str, str]],
           site_ids: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Rows ``village_id, band, school_before, school_id, pupils, cause``: stayers stay, movers are placed."""
+    """Rows ``village_id, band, school_before, school_id, pupils, cause``: stayers stay, movers are placed.
+
+    Pupils of schools that stay stay — except, in a school above its maximum size, the
+    pupils above it (a share of each of its villages, by largest remainder), who are
+    placed like the pupils of closing schools (化解大校额); those that fit nowhere stay.
+    """
     f = flows.rename(columns={"school_id": "school_before"})
     stay = f[~f["school_before"].isin(closing)].assign(school_id=lambda x: x["school_before"], cause=None)
     moving = f[f["school_before"].isin(closing)]
-    staying = stay.groupby("school_id")["pupils"].sum()
     max_size = pd.Series({s: float(r.max_size.get(level_of.get(s, "primary"), r.max_size["primary"])) for s in
                           [*schools.index, *site_ids]})
+    stay, shed = _shed_oversize(stay, max_size)
+    moving = pd.concat([moving, shed], ignore_index=True)
+    staying = stay.groupby("school_id")["pupils"].sum()
     all_seats = pd.concat([seats, pd.Series(0.0, index=pd.Index(site_ids, dtype=object))])
     forced = frozenset(s for s, d in r.force.items() if d == "close")
     new_sites: dict[str, str] = {s: "primary" for s in site_ids if decision.get(s) == "new"}
@@ -471,6 +488,15 @@ def _move(county: Any, schools: pd.DataFrame, flows: pd.DataFrame, closing: list
         n = int(full["pupils"].sum())
         reason[best] = (f"{tws}接收学校已达最大规模，{n}名学生无学位，在此新建学校",
                         f"receiving schools of {tws} are at their maximum size: new school here for {n} pupils")
+    back = lost["school_before"].isin(list(staying.index)) & ~lost["school_before"].isin(closing)
+    if back.any():  # shed pupils that fit nowhere stay at their (oversize) school
+        stay = pd.concat([stay, lost[back].drop(columns="cause").assign(school_id=lambda x: x["school_before"],
+                                                                       cause=None)], ignore_index=True)
+        lost = lost[~back]
+    for sid, n in placed[~placed["school_before"].isin(closing)].groupby("school_before")["pupils"].sum().items():
+        z, e = reason.get(sid, ("", ""))
+        reason[sid] = (z + f"；超过最大规模{int(max_size[sid])}人，{int(n)}名学生分流到其他学校",
+                       e + f"; above its maximum size of {int(max_size[sid])}: {int(n)} pupils move to other schools")
     if len(lost):
         short = lost.groupby(lost["village_id"].map(county.villages["township_id"]))["pupils"].sum()
         warnings.warn("not enough seats: " + ", ".join(f"township {k} lacks {int(v)} seats" for k, v in short.items())
@@ -478,7 +504,50 @@ def _move(county: Any, schools: pd.DataFrame, flows: pd.DataFrame, closing: list
                       DataWarning, stacklevel=3)
     unplaced = lost.assign(school_id=None)
     rows = pd.concat([stay, placed.assign(cause=None), unplaced], ignore_index=True)
+    load = rows.dropna(subset=["school_id"]).groupby("school_id")["pupils"].sum()
+    over = load[load > max_size.reindex(load.index).fillna(np.inf)]
+    if len(over):
+        warnings.warn("schools above their maximum size after the plan: " + ", ".join(
+            f"{k} ({int(v)} > {int(max_size[k])})" for k, v in over.items()) + " — no other school or site can take "
+            "the pupils above it; allow new schools on candidate sites or raise max_size", DataWarning, stacklevel=3)
     return rows[["village_id", "band", "school_before", "school_id", "pupils", "cause"]], new_sites
+
+
+def _shed_oversize(stay: pd.DataFrame, max_size: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split the stayers of schools above their maximum size into (stay, shed) by largest remainder."""
+    tot = stay.groupby("school_id")["pupils"].sum()
+    over = tot - max_size.reindex(tot.index).fillna(np.inf)
+    over = over[over > 0]
+    if over.empty:
+        return stay, stay.iloc[:0].drop(columns=["school_id", "cause"])
+    keep_parts, shed_parts = [stay[~stay["school_id"].isin(over.index)]], []
+    for sid, excess in over.items():
+        rows = stay[stay["school_id"] == sid]
+        take = largest_remainder(rows["pupils"].to_numpy(float), int(np.rint(excess)))
+        shed_parts.append(rows.assign(pupils=take)[take > 0].drop(columns=["school_id", "cause"]))
+        left = rows.assign(pupils=rows["pupils"].to_numpy() - take)
+        keep_parts.append(left[left["pupils"] > 0])
+    return pd.concat(keep_parts, ignore_index=True), pd.concat(shed_parts, ignore_index=True)
+
+
+def _juniors_stay_without_seat_school(schools: pd.DataFrame, recv: dict[str, str], r: Rules) -> dict[str, str]:
+    """Junior schools concentrate only if the county seat has a school that receives junior pupils."""
+    juniors = [s for s in schools.index if schools.at[s, "level"] == "junior" and s not in recv]
+    takes_junior = any(schools.at[s, "level"] in ("junior", "nine_year") for s in recv if s in schools.index)
+    if r.junior_to_county_seat and juniors and not takes_junior:
+        warnings.warn("no junior middle or nine-year school in the county seat (县城) to receive junior pupils; "
+                      f"junior schools ({', '.join(map(str, juniors[:8]))}) are kept — check is_county_seat in "
+                      "the townships layer and the county-seat schools", DataWarning, stacklevel=3)
+        return {**recv, **{str(s): "junior_kept" for s in juniors}}
+    return recv
+
+
+def _unknown_enrolment(county: Any, schools: pd.DataFrame, flows: pd.DataFrame) -> set[str]:
+    """Open schools whose pupils are known neither from the register nor from the schools layer."""
+    raw = pd.to_numeric(county.schools["students"], errors="coerce") if "students" in county.schools \
+        else pd.Series(np.nan, index=county.schools.index)
+    have = set(flows["school_id"].dropna())
+    return {s for s in schools.index if s not in have and pd.isna(raw.get(s))}
 
 
 def _with_tests(table: Any, facts: pd.DataFrame, must: Mapping[str, int]) -> Any:

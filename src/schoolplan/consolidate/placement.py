@@ -100,7 +100,7 @@ def place_pupils(
     vi, sj, cost = [], [], []
     for band in known["band"].unique():
         rows = np.flatnonzero(known["band"].to_numpy() == band)
-        teach = np.array([receives(level_of[r], str(band)) for r in rec])
+        teach = np.array([receives(level_of[r], str(band)) for r in rec], dtype=bool)
         for k in rows:
             reach = _reach(str(band), rules, str(known.at[k, "school_before"]) not in forced)
             ok = teach & np.isfinite(t[k]) & (t[k] <= reach)
@@ -109,6 +109,11 @@ def place_pupils(
             sj.extend(js.tolist())
             cost.extend(t[k, js].tolist())
     n, m, npair = len(known), len(rec), len(vi)
+    if n == 0 or m == 0 or npair == 0:  # nothing to solve: every group follows its mates or has no receiver
+        lost = known.assign(cause="no_receiver")
+        followed, stranded = _follow(unknown, pd.DataFrame(columns=cols))
+        lost = pd.concat([lost, stranded.assign(cause="no_route")], ignore_index=True)
+        return followed[cols], lost[["village_id", "band", "school_before", "pupils", "cause"]]
     vi_a, sj_a = np.array(vi, dtype=np.int64), np.array(sj, dtype=np.int64)
     stay = staying.reindex(rec).fillna(0).to_numpy(float)
     cap = seats.reindex(rec).fillna(0).to_numpy(float)
@@ -162,7 +167,7 @@ def _follow(unknown: pd.DataFrame, placed: pd.DataFrame) -> tuple[pd.DataFrame, 
         alloc = largest_remainder(share.to_numpy(float), int(u["pupils"]))
         for sid, p in zip(share.index, alloc, strict=True):
             if p > 0:
-                rows.append({"village_id": None, "band": u["band"], "school_before": u["school_before"],
+                rows.append({"village_id": u["village_id"], "band": u["band"], "school_before": u["school_before"],
                              "school_id": sid, "pupils": int(p)})
     return (pd.DataFrame(rows, columns=["village_id", "band", "school_before", "school_id", "pupils"]),
             unknown.loc[stranded, ["village_id", "band", "school_before", "pupils"]])

@@ -148,7 +148,8 @@ def make_rules(standards: Mapping[str, Any] | None = None, **overrides: Any) -> 
     over = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(over) - _OVERRIDABLE)
     if unknown:
-        raise SchemaError(f"unknown consolidation rule(s) {', '.join(unknown)}",
+        raise SchemaError(f"unknown consolidation rule '{unknown[0]}'" if len(unknown) == 1 else
+                          f"unknown consolidation rules {', '.join(repr(u) for u in unknown)}",
                           fix=f"use one of: {', '.join(sorted(_OVERRIDABLE))}")
     bus = float(over.get("bus_minutes", c["bus_minutes"]))
     day = {"lower": float(c["day_pupil_max_minutes"]), "upper": bus, "junior": bus}
