@@ -284,3 +284,21 @@ def test_report_shows_audit_accounting_quality_and_glossary(demo_results, tmp_pa
     assert "投资项目" in html and "新增教室" in html
     en = render_html(demo_results, lang="en", maps=False)
     assert "Every pupil of 2030 accounted for" in en and "Glossary" in en
+
+
+def test_missing_inputs_show_dash_not_an_invented_value(demo_results) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from schoolplan.metrics import BALANCE_INDICATORS, scenario_indicators
+    from schoolplan.report import render_html
+    from schoolplan.standards import load_standards
+
+    r = demo_results[1]
+    drop = ["ownership", *[c for c, *_ in BALANCE_INDICATORS.values()]]
+    county = dataclasses.replace(r.county, schools=r.county.schools.drop(columns=drop, errors="ignore"))
+    ind = scenario_indicators(county, r.plan, r.reserved, r.demand, load_standards(), target_year=2030)
+    for key in ("kindergarten_public_share", "kindergarten_inclusive_share", "cv_primary_max", "cv_primary_pass",
+                "cv_junior_max", "cv_junior_pass"):
+        assert pd.isna(ind[key]), key
+    html = render_html([dataclasses.replace(r, county=county, indicators=ind)], lang="zh", maps=False)
+    assert "“—”表示输入数据不足以计算" in html and "幼儿园缺少办园性质" in html
