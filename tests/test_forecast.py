@@ -84,13 +84,23 @@ def test_cohort_survival_point_forecast_exact():
     enrolment, births = tiny()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # too short to back-test: default band
-        out = fc.cohort_survival(enrolment, births, horizon_years=2, grades=[1, 2], min_pairs=1)
+        out = fc.cohort_survival(enrolment, births, horizon_years=2, grades=[1, 2], min_pairs=1,
+                                 smoothing=0.5)
+        full = fc.cohort_forecast(enrolment, births, horizon_years=2, grades=[1, 2], min_pairs=1,
+                                  smoothing=0.5)
+        plain = fc.cohort_survival(enrolment, births, horizon_years=1, grades=[1, 2], min_pairs=1)
     p50 = out.set_index(["year", "grade"]).p50
     assert p50[(2023, 1)] == pytest.approx(300 * 0.4875)  # births 2017 x entry ratio
     assert p50[(2023, 2)] == pytest.approx(110 * 0.95)  # grade 1 of 2022 moves up
     assert p50[(2024, 1)] == pytest.approx(280 * 0.4875)
     assert p50[(2024, 2)] == pytest.approx(300 * 0.4875 * 0.95)
-    assert out.attrs["entry_ratio"]["county"] == pytest.approx(0.4875)
+    # ratios come back as a frame (not DataFrame.attrs), grade keeping its integer dtype
+    r = full.ratios
+    assert r.loc[r.transition == "entry", "ratio"].item() == pytest.approx(0.4875)
+    assert r.grade.dtype == np.int64 and not out.attrs
+    # defaults: equal weights inside the window -> plain ratios of sums
+    assert plain.set_index("grade").p50[1] == pytest.approx(300 * 330 / 650)
+    assert plain.set_index("grade").p50[2] == pytest.approx(110 * 209 / 220)
 
 
 def test_contract_columns_and_years():
@@ -125,13 +135,14 @@ def test_kindergarten_entry_grade_label_k():
     births = pd.DataFrame({"year": range(2015, 2025), "births": [100] * 10})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        out = fc.cohort_survival(enrolment, births, horizon_years=2, grades=["K", 1, 2], entry_age=5)
+        out = fc.cohort_survival(enrolment, births, horizon_years=2, grades=["K", 1, 2], entry_age=5,
+                                 smoothing=0.5)
     assert out.grade.tolist()[:3] == ["K", 1, 2]
     first = out[out.year == 2025].set_index("grade").p50
     assert first["K"] == pytest.approx(100 * (54 + 0.5 * 52 + 0.25 * 50) / 175)  # births 2020
     assert first[1] == pytest.approx(54.0)  # K -> 1 ratio is exactly 1 in this history
     assert first[2] == pytest.approx(52 * (49 + 0.5 * 47) / (50 + 0.5 * 48))
-    r = fc.fit_ratios(enrolment, births, grades=["K", 1, 2], entry_age=5)
+    r = fc.fit_ratios(enrolment, births, grades=["K", 1, 2], entry_age=5, smoothing=0.5)
     assert r.ratio.iloc[0] == pytest.approx((54 + 0.5 * 52 + 0.25 * 50) / (1.75 * 100))
 
 
@@ -175,10 +186,17 @@ def test_band_widens_with_horizon_and_contains_truth_mostly():
     enrolment, births = zoned(12)
     rng = np.random.default_rng(1)
     noisy = enrolment.assign(students=(enrolment.students * rng.normal(1, 0.03, len(enrolment))).round())
-    out = fc.cohort_survival(noisy, births, horizon_years=6)
-    width = (np.log1p(out.p90) - np.log1p(out.p10)).groupby(out.year).mean()
-    assert (np.diff(width.to_numpy()) >= -1e-12).all()
-    assert "back-test" in out.attrs["interval_method"]
+    full = fc.cohort_forecast(noisy, births, horizon_years=6)
+    out = full.pupils
+    width = np.log1p(out.p90) - np.log1p(out.p10)
+    assert (np.diff(width.groupby(out.year).mean().to_numpy()) >= -1e-12).all()
+    by_cell = width.groupby([out.zone, out.grade]).apply(lambda w: np.diff(w.to_numpy()).min())
+    assert (by_cell >= -1e-12).all()  # no zone's grade gets narrower with the horizon
+    assert "back-test" in full.method
+    truth = full.totals  # totals carry their own (narrower than summed) bands
+    summed = out.groupby(["zone", "year"])[["p10", "p90"]].sum()
+    own = truth[truth.zone != "ALL"].set_index(["zone", "year"])
+    assert (own.p90 - own.p10 <= summed.p90 - summed.p10 + 1e-9).all()
 
 
 def test_default_band_warns_when_history_too_short():
@@ -223,22 +241,45 @@ def test_project_births_damped_trend_and_flags():
 def test_backtest_columns_persistence_and_no_lookahead():
     enrolment, births = zoned(10)
     bt = fc.backtest(enrolment, births, origins=[2019, 2020], horizons=[1, 2, 3])
-    assert list(bt.columns) == ["origin", "horizon", "year", "zone", "grade", "actual", "forecast",
-                                "persistence", "ape", "ape_persistence"]
+    assert list(bt.columns) == ["origin", "horizon", "year", "zone", "grade", "scope", "cell", "actual",
+                                "p10", "p50", "p90", "persistence", "ape", "ape_persistence"]
+    assert bt.grade.dtype == "Int64"  # one dtype: totals have no grade, not the string "total"
     assert set(bt.zone) == {"seat", "town", "ALL"}
+    assert bt[bt.scope == "total"].grade.isna().all() and bt[bt.scope == "grade"].grade.notna().all()
     row = bt[(bt.origin == 2019) & (bt.horizon == 3) & (bt.zone == "town") & (bt.grade == 4)]
     observed = enrolment.set_index(["zone", "year", "grade"]).students
     assert row.persistence.item() == observed[("town", 2019, 4)]  # same grade, origin year
     assert row.actual.item() == observed[("town", 2022, 4)]
-    # data after the origin must not change the origin's forecasts
+    assert row.cell.item() == "carried"
+    entry = bt[(bt.origin == 2019) & (bt.horizon == 3) & (bt.zone == "town") & (bt.grade == 2)]
+    assert entry.cell.item() == "entry"  # entered in 2021 from births of 2015
+    q = bt[["p10", "p50", "p90"]].to_numpy()
+    assert (q[:, 0] <= q[:, 1]).all() and (q[:, 1] <= q[:, 2]).all()
+    # data after the origin must not change the origin's forecasts, nor their bands
     later = enrolment.year > 2019
     altered = enrolment.assign(students=np.where(later, enrolment.students * 5, enrolment.students))
     births_altered = births.assign(births=np.where(births.year > 2019, births.births * 5, births.births))
     bt2 = fc.backtest(altered, births_altered, origins=[2019], horizons=[1, 2, 3])
     a = bt[bt.origin == 2019].reset_index(drop=True)
-    pd.testing.assert_series_equal(a.forecast, bt2.forecast, check_names=False)
-    s = fc.summarize_backtest(bt[bt.grade == "total"])
-    assert list(s.columns) == ["horizon", "n", "mape", "mape_persistence", "beats_persistence"]
+    for col in ("p10", "p50", "p90"):
+        pd.testing.assert_series_equal(a[col], bt2[col], check_names=False)
+    s = fc.summarize_backtest(bt[bt.scope == "total"])
+    assert list(s.columns) == ["horizon", "n", "mape", "bias", "coverage", "mape_persistence",
+                               "bias_persistence", "beats_persistence"]
+    assert s.n.tolist() == [6, 6, 6]  # 2 origins x (2 zones + ALL)
+    assert s.coverage.between(0, 100).all()
+
+
+def test_backtest_births_lag_hides_origin_year_births():
+    enrolment, births = zoned(10)
+    bumped = births.assign(births=np.where(births.year == 2019, births.births * 3, births.births))
+    kw = {"origins": [2019], "horizons": [1, 2, 3, 4, 5], "entry_age": 5}
+    a = fc.backtest(enrolment, births, births_lag_years=1, **kw)
+    b = fc.backtest(enrolment, bumped, births_lag_years=1, **kw)
+    pd.testing.assert_series_equal(a.p50, b.p50)  # births of the origin year not yet registered
+    c = fc.backtest(enrolment, bumped, **kw)
+    g1 = (c.grade == 1) & (c.year == 2024) & (c.zone == "seat")
+    assert c[g1].p50.item() == pytest.approx(3 * a[g1].p50.item(), rel=0.1)  # known: entrants of 2024
 
 
 def test_two_stage_exact():
