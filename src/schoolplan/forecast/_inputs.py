@@ -42,6 +42,7 @@ __all__ = [
     "grade_dtype",
     "grade_key",
     "grade_list",
+    "nan_median",
     "nonneg",
     "require_frame",
     "whole_years",
@@ -79,10 +80,12 @@ DIAGNOSTIC_COLUMNS = ("kind", "level", "zone", "year", "grade", "value", "detail
 class Diagnostics:
     """Collector of data notes: returned as a frame and emitted as DataWarnings.
 
-    ``kind`` is a stable code (``count_break``, ``jump_unconfirmed``, ``pooled_ratio``,
-    ``assumed_ratio``, ``default_band``, ``short_history``, ``missing_rows``,
-    ``missing_years``, ``fractional_counts``, ``births_unused``, ``junior_from_births``);
-    ``message`` is the English sentence also used for the warning.
+    ``kind`` is a stable code: ``count_break`` and ``jump_unconfirmed`` (count breaks),
+    ``pooled_ratio`` and ``assumed_ratio`` (a zone without enough history), ``default_band``
+    and ``short_history`` (intervals on no or little evidence), ``missing_rows``,
+    ``missing_years``, ``fractional_counts``, ``births_unused``, ``births_summed``,
+    ``junior_from_births``, ``no_capacity`` (input notes). ``message`` is the English
+    sentence also used for the warning.
     """
 
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -116,7 +119,20 @@ class Diagnostics:
                 warnings.warn(r["message"], DataWarning, stacklevel=stacklevel + 1)
 
 
-# --------------------------------------------------------------------------- small checks
+# --------------------------------------------------------------------------- small helpers
+
+
+def nan_median(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median along ``axis`` ignoring NaN (NaN where a slice has no number); fast for small slices."""
+    a = np.moveaxis(np.asarray(a, dtype=float), axis, -1)
+    n = np.isfinite(a).sum(axis=-1)
+    srt = np.sort(np.where(np.isfinite(a), a, np.inf), axis=-1)
+    lo = np.clip((n - 1) // 2, 0, None)[..., None]
+    hi = np.clip(n // 2, 0, None)[..., None]
+    if srt.shape[-1] == 0:
+        return np.full(n.shape, np.nan)
+    med = 0.5 * (np.take_along_axis(srt, lo, -1) + np.take_along_axis(srt, hi, -1))[..., 0]
+    return np.where(n > 0, med, np.nan)
 
 
 def fmt(items: Iterable[Any], limit: int = 8) -> str:
@@ -406,7 +422,7 @@ def build_births(births: pd.DataFrame, panel: Panel, *, notes: Diagnostics,
         if nan.any():
             raise SchemaError(f"{name}: 'zone' is empty", column="zone", rows=list(df.index[nan]),
                               fix="name the zone of every row, or drop the zone column for county births")
-        frame["zone"] = [str(z) for z in zcol.tolist()]
+        frame["zone"] = zcol.astype(str).to_numpy()
     dup = frame.duplicated(["zone", "year"] if by_zone else ["year"], keep=False).to_numpy()
     if dup.any():
         raise NonUniqueIdError(f"{name}: more than one row for the same {'zone and ' if by_zone else ''}year",
@@ -419,19 +435,19 @@ def build_births(births: pd.DataFrame, panel: Panel, *, notes: Diagnostics,
         frame = frame[frame["year"].isin(full)].groupby("year", as_index=False)["births"].sum()
         by_zone = False
 
-    def series_of(sub: pd.DataFrame, label: str) -> pd.Series:
-        s = pd.Series(sub["births"].to_numpy(dtype=float), index=sub["year"].to_numpy()).sort_index()
-        gap = np.setdiff1d(np.arange(s.index.min(), s.index.max() + 1), s.index.to_numpy())
+    def check_gaps(years_of: pd.Series, label: str) -> None:
+        gap = np.setdiff1d(np.arange(years_of.min(), years_of.max() + 1), years_of.to_numpy())
         if gap.size:
             raise SchemaError(
                 f"{name}: missing year(s) {fmt(gap.tolist())}{label}",
                 column="year",
                 fix="fill the gap (e.g. with the registered or interpolated count) so births are continuous",
             )
-        return s
 
     if not by_zone:
-        series: dict[Hashable, pd.Series] = {None: series_of(frame, "")}
+        check_gaps(frame["year"], "")
+        keys: list[Hashable] = [None]
+        key_col = np.zeros(len(frame), dtype=np.int64)
         of_zone = np.zeros(len(panel.zones), dtype=np.int64)
     else:
         birth_zones = set(frame["zone"])
@@ -445,18 +461,22 @@ def build_births(births: pd.DataFrame, panel: Panel, *, notes: Diagnostics,
                 column="zone",
                 fix="add births for those zones, or drop the zone column of births to share county births",
             )
-        series = {str(z): series_of(frame[frame["zone"] == str(z)], f" for zone {z}") for z in panel.zones}
+        keys = [str(z) for z in panel.zones]
+        frame = frame[frame["zone"].isin(set(keys))]
+        for z, yrs in frame.groupby("zone", sort=False)["year"]:
+            check_gaps(yrs, f" for zone {z}")
+        pos = {k: i for i, k in enumerate(keys)}
+        key_col = frame["zone"].map(pos).to_numpy(dtype=np.int64)
         of_zone = np.arange(len(panel.zones), dtype=np.int64)
-    keys = list(series)
-    first = min(int(s.index[0]) for s in series.values())
-    last = max(int(s.index[-1]) for s in series.values())
+    yrs = frame["year"].to_numpy(dtype=np.int64)
+    first, last = int(yrs.min()), int(yrs.max())
     values = np.full((len(keys), last - first + 1), np.nan)
-    for k, s in enumerate(series.values()):
-        values[k, s.index.to_numpy() - first] = s.to_numpy()
-    return BirthsTable(keys=keys, values=values, first_year=first,
-                       start=np.array([int(s.index[0]) for s in series.values()]),
-                       end=np.array([int(s.index[-1]) for s in series.values()]),
-                       series_of_zone=of_zone)
+    values[key_col, yrs - first] = frame["births"].to_numpy(dtype=float)
+    seen = np.isfinite(values)
+    start = first + np.argmax(seen, axis=1)
+    end = last - np.argmax(seen[:, ::-1], axis=1)
+    return BirthsTable(keys=keys, values=values, first_year=first, start=start.astype(np.int64),
+                       end=end.astype(np.int64), series_of_zone=of_zone)
 
 
 # --------------------------------------------------------------------------- demand frames

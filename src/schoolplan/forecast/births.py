@@ -126,22 +126,29 @@ def robust_line(x: np.ndarray, z: np.ndarray, *, iterations: int = 25) -> tuple[
     """
     x = np.asarray(x, dtype=float)[None, :]
     z = np.asarray(z, dtype=float)
+    n = z.shape[1]
+    lo, hi = (n - 1) // 2, n // 2
+
+    def median(v: np.ndarray) -> np.ndarray:
+        srt = np.sort(v, axis=1)
+        return 0.5 * (srt[:, lo] + srt[:, hi])
+
     w = np.ones_like(z)
     a = b = np.zeros(z.shape[0])
     for _ in range(iterations):
         sw, sx, sz = w.sum(1), (w * x).sum(1), (w * z).sum(1)
         sxx, sxz = (w * x * x).sum(1), (w * x * z).sum(1)
         det = sw * sxx - sx * sx
-        b = np.where(det > 1e-12, (sw * sxz - sx * sz) / np.where(det > 1e-12, det, 1.0), 0.0)
-        a = (sz - b * sx) / sw
-        r = z - a[:, None] - b[:, None] * x
-        s = _MAD_TO_SD * np.median(np.abs(r - np.median(r, axis=1, keepdims=True)), axis=1)
-        s = np.maximum(s, 1e-9)
-        u = np.abs(r) / (_HUBER_C * s[:, None])
-        new = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-12))
-        if np.allclose(new, w, atol=1e-10):
+        b_new = np.where(det > 1e-12, (sw * sxz - sx * sz) / np.where(det > 1e-12, det, 1.0), 0.0)
+        a_new = (sz - b_new * sx) / sw
+        done = max(np.abs(a_new - a).max(initial=0.0), np.abs(b_new - b).max(initial=0.0)) < 1e-10
+        a, b = a_new, b_new
+        if done:
             break
-        w = new
+        r = z - a[:, None] - b[:, None] * x
+        s = _MAD_TO_SD * median(np.abs(r - median(r)[:, None]))
+        u = np.abs(r) / (_HUBER_C * np.maximum(s, 1e-9)[:, None])
+        w = np.where(u <= 1.0, 1.0, 1.0 / np.maximum(u, 1e-12))
     return a, b
 
 

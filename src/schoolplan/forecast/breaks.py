@@ -43,7 +43,6 @@ threshold).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -57,6 +56,7 @@ from schoolplan.forecast._inputs import (
     Panel,
     build_panel,
     check_fraction,
+    nan_median,
     zone_keys,
 )
 
@@ -113,19 +113,19 @@ def continuation_index(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _deviations(ell: np.ndarray, oi: int) -> np.ndarray:
+    """:math:`d_t` for years 1..oi: ℓ_t minus the median of its neighbours within ±3 years (≤ oi)."""
+    n_rows = ell.shape[0]
     d = np.full(ell.shape, np.nan)
-    for t in range(1, oi + 1):
-        lo, hi = max(1, t - _NEIGHBOURS), min(oi, t + _NEIGHBOURS)
-        idx = [s for s in range(lo, hi + 1) if s != t]
-        if not idx:
-            continue
-        nb = ell[:, idx]
-        enough = np.isfinite(nb).sum(axis=1) >= 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows → NaN median, handled below
-            med = np.nanmedian(nb, axis=1)
-        d[:, t] = np.where(enough, ell[:, t] - med, np.nan)
-    return d
+    if oi < 1:
+        return d
+    t = np.arange(1, oi + 1)
+    offsets = np.array([o for o in range(-_NEIGHBOURS, _NEIGHBOURS + 1) if o != 0])
+    idx = t[:, None] + offsets[None, :]  # (T, 2k)
+    inside = (idx >= 1) & (idx <= oi)
+    nb = np.where(inside[None], ell[:, np.clip(idx, 0, oi)], np.nan)  # (rows, T, 2k)
+    enough = np.isfinite(nb).sum(axis=2) >= 2
+    d[:, 1 : oi + 1] = np.where(enough, ell[:, 1 : oi + 1] - nan_median(nb, axis=2), np.nan)
+    return d.reshape(n_rows, -1)
 
 
 def _classify(d: np.ndarray, big: np.ndarray, oi: int) -> np.ndarray:
@@ -148,10 +148,8 @@ def _detect(ell: np.ndarray, oi: int, threshold: float, explicit: np.ndarray | N
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Deviations, zone thresholds τ_z and break codes for each row of ``ell`` (years 0..oi)."""
     d = _deviations(ell, oi)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows without deviations → NaN, handled below
-        med = np.nanmedian(d, axis=1, keepdims=True)
-        mad = np.nanmedian(np.abs(d - med), axis=1)
+    med = nan_median(d, axis=1)[:, None]
+    mad = nan_median(np.abs(d - med), axis=1)
     noise = np.where(np.isfinite(mad), _MAD_TO_SD * mad, 0.0)
     tau = np.maximum(threshold, _NOISE_MULT * noise)
     big = np.abs(np.nan_to_num(d)) > tau[:, None]

@@ -88,6 +88,7 @@ from schoolplan.forecast.ratios import (
 __all__ = [
     "DEFAULT_COMBINE",
     "DEFAULT_ERROR_WINDOW",
+    "SHORT_HISTORY_ORIGINS",
     "CohortForecast",
     "Engine",
     "Settings",
@@ -100,6 +101,8 @@ __all__ = [
 
 #: Mix with persistence by default (chosen by back-test).
 DEFAULT_COMBINE = False
+#: Fewer past origins than this make a ``short_history`` diagnostic.
+SHORT_HISTORY_ORIGINS = 5
 #: Bands from the errors of the last this many target years (chosen by back-test).
 DEFAULT_ERROR_WINDOW: int | None = 8
 
@@ -378,9 +381,14 @@ def forecast_panel(panel: Panel, table: BirthsTable, s: Settings, *, horizon: in
         )
     bf = breaks_frame(panel, eng.breaks[last], last)
     note_breaks(notes, bf)
+    n_origins = len(eng.origins) - 1
     if eng.fallback[last]:
         notes.add("default_band", f"too little history to back-test ({n_y} year(s)); intervals use a default "
                   f"log-normal spread of {DEFAULT_LOG_SD:.0%} per √year", value=DEFAULT_LOG_SD)
+    elif n_origins < SHORT_HISTORY_ORIGINS:
+        notes.add("short_history", f"only {n_origins} past origin(s) to measure the model's errors "
+                  f"({n_y} years of enrolment); bands are widened for the small sample (Student t) but rest "
+                  "on little evidence", value=n_origins)
     point, ct = eng.point[last], eng.ctype[last]
     q = eng.q[last]
     qc = cell_bands(q, ct)

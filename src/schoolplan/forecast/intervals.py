@@ -45,6 +45,8 @@ import warnings
 import numpy as np
 from scipy.special import stdtrit
 
+from schoolplan.forecast._inputs import nan_median
+
 __all__ = [
     "CARRIED",
     "CELL_TYPES",
@@ -103,13 +105,11 @@ def _fill_horizons(s: np.ndarray, df: np.ndarray) -> None:
             df[i, c] = df[ref, c]
 
 
-def _median_ratio(num: np.ndarray, den: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """Median of ``num / den`` over ``axes`` (NaN cells ignored), shrunk towards 1."""
-    ratio = num / den
-    n = np.isfinite(ratio).sum(axis=axes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows without errors: factor 1
-        med = np.nanmedian(ratio, axis=axes)
+def _median_ratio(num: np.ndarray, den: np.ndarray, keep: int) -> np.ndarray:
+    """Median of ``num / den`` over every axis but ``keep`` (NaN cells ignored), shrunk towards 1."""
+    ratio = np.moveaxis(num / den, keep, 0).reshape(num.shape[keep], -1)
+    n = np.isfinite(ratio).sum(axis=1)
+    med = nan_median(ratio, axis=1)
     med = np.where(np.isfinite(med) & (med > 0), med, 1.0)
     return (n * med + _PRIOR_CELLS) / (n + _PRIOR_CELLS)
 
@@ -153,15 +153,14 @@ def band_scales(abs_err: np.ndarray, ctype: np.ndarray, *, target: int, origins:
     fz, fg = np.ones(n_z), np.ones(n_g)
     q80 = np.full((n_h, n_types), np.nan)
     if ok.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # (h, type) without errors → NaN
-            med = np.stack([np.nanmedian(np.where(m, e, np.nan), axis=(0, 2, 3)) for m in by_type], axis=1)
+        med = np.stack([nan_median(np.moveaxis(np.where(m, e, np.nan), 1, 0).reshape(n_h, -1), axis=1)
+                        for m in by_type], axis=1)
         h_idx = np.broadcast_to(np.arange(n_h)[None, :, None, None], ok.shape)
         typical = np.where(ok, med[h_idx, np.clip(ctype, 0, n_types - 1)], np.nan)
         typical = np.where(typical > 0, typical, np.nan)
         for _ in range(3):  # zone and grade factors: medians of |e| relative to the typical error
-            fz = _median_ratio(e, typical * fg[None, None, None, :], (0, 1, 3))
-            fg = _median_ratio(e, typical * fz[None, None, :, None], (0, 1, 2))
+            fz = _median_ratio(e, typical * fg[None, None, None, :], 2)
+            fg = _median_ratio(e, typical * fz[None, None, :, None], 3)
         u = e / (fz[None, None, :, None] * fg[None, None, None, :])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
