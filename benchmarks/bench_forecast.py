@@ -131,24 +131,29 @@ def per_unit(bt: pd.DataFrame) -> pd.DataFrame:
 
 def sweep(d: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Candidate settings on the selection units, and the one the rule picks."""
+    configs: list[dict[str, Any]] = [{"progression_window": pw, "entry_window": ew, "combine": combine}
+                                     for pw in (3, 5, 8, None) for ew in (10, None) for combine in (False, True)]
+    configs += [{"progression_window": 5, "entry_window": 10, "combine": False, "break_threshold": None},
+                {"progression_window": 5, "entry_window": 10, "combine": False, "error_window_years": None}]
     rows, best, best_key = [], None, None
-    for pw in (3, 5, 8, None):
-        for ew in (10, None):
-            for combine in (False, True):
-                kw = {"progression_window": pw, "entry_window": ew, "combine": combine}
-                bt = run_units(d, SELECTION, **kw)
-                tot = fc.summarize_backtest(bt[bt.scope == "total"]).set_index("horizon")
-                worst = max(fc.summarize_backtest(b[b.scope == "total"]).set_index("horizon")
-                            .pipe(lambda s: max(s.mape[h] / s.mape_persistence[h] for h in (3, 5)))
-                            for _, b in bt.groupby("unit"))
-                ok = all(tot.mape[h] <= t for h, t in TARGETS.items()) and worst < 1
-                mean = float(tot.mape.mean())
-                rows.append({"progression_window": pw or "all", "entry_window": ew or "all", "combine": combine,
-                             **{f"h{h} %": round(tot.mape[h], 2) for h in (1, 3, 5)},
-                             "mean h1–5 %": round(mean, 2), "worst unit model/persistence (h3, h5)": round(worst, 2),
-                             "grade cover %": round(grade_cover(bt), 1), "meets targets": "yes" if ok else "no"})
-                if ok and not combine and (best is None or mean < best):
-                    best, best_key = mean, kw
+    for kw in configs:
+        bt = run_units(d, SELECTION, **kw)
+        tot = fc.summarize_backtest(bt[bt.scope == "total"]).set_index("horizon")
+        worst = max(fc.summarize_backtest(b[b.scope == "total"]).set_index("horizon")
+                    .pipe(lambda s: max(s.mape[h] / s.mape_persistence[h] for h in (3, 5)))
+                    for _, b in bt.groupby("unit"))
+        ok = all(tot.mape[h] <= t for h, t in TARGETS.items()) and worst < 1
+        mean = float(tot.mape.mean())
+        rows.append({"progression_window": kw["progression_window"] or "all",
+                     "entry_window": kw["entry_window"] or "all", "combine": kw["combine"],
+                     "break τ": "off" if kw.get("break_threshold", 0.03) is None else "3 %",
+                     "error window": "all" if kw.get("error_window_years", 8) is None else "8 y",
+                     **{f"h{h} %": round(tot.mape[h], 2) for h in (1, 3, 5)},
+                     "mean h1–5 %": round(mean, 2), "worst unit model/persistence (h3, h5)": round(worst, 2),
+                     "grade cover %": round(grade_cover(bt), 1), "meets targets": "yes" if ok else "no"})
+        eligible = not kw["combine"] and len(kw) == 3
+        if ok and eligible and (best is None or mean < best):
+            best, best_key = mean, kw
     return pd.DataFrame(rows), best_key or {}
 
 
@@ -188,8 +193,9 @@ pupils in 2030 by about 29 % above the cohort arithmetic. It stays an option
 
 {md(table)}
 
-Picked by the rule: `{chosen}`. Break detection (τ = 3 %) and the error window (8 years)
-change these figures by less than 0.1–0.3 points either way on the selection units.
+Picked by the rule: `{chosen}`. The last two rows switch off break detection and the
+error window on top of that pick (not part of the rule): count breaks here are few (DC's
+1999 and 2007 spikes), and the error window only moves the bands.
 
 ### Harsher design: no births at all (kindergarten projected like births, K–12 totals)
 

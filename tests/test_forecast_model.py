@@ -179,6 +179,16 @@ def test_coverage_on_district_with_known_noise():
     assert q.median() == pytest.approx(1.2816 * 0.03, rel=0.35)
 
 
+def test_short_history_is_reported_as_data():
+    e, b = district(years=range(2019, 2025))  # six years: four past origins to learn the errors from
+    with pytest.warns(DataWarning, match="past origin"):
+        out = fc.cohort_forecast(e, b, horizon_years=3)
+    row = out.diagnostics[out.diagnostics.kind == "short_history"]
+    assert len(row) == 1 and row.value.item() < 5
+    long = quiet(fc.cohort_forecast, *district(years=range(2010, 2025)), horizon_years=3)
+    assert not (long.diagnostics.kind == "short_history").any()
+
+
 def test_band_scales_student_t_and_extrapolation():
     # two origins, one zone, one grade, errors 0.1 and 0.2 at h = 1, none at h = 2
     err = np.full((2, 2, 1, 1), np.nan)
@@ -192,6 +202,14 @@ def test_band_scales_student_t_and_extrapolation():
     q, fallback = band_scales(np.full((1, 3, 1, 1), np.nan), np.full((1, 3, 1, 1), -1, np.int8), target=5,
                               origins=np.array([0]), n_types=1)
     assert fallback and q[0, :, 0, 0] == pytest.approx(1.2815515655446004 * 0.05 * np.sqrt([1, 2, 3]))
+
+
+def test_t_quantile_matches_scipy():
+    from scipy.special import stdtrit
+
+    df = np.array([1, 2, 3, 4, 7, 12, 30, 31, 40, 75, 200, 5000])
+    assert t_quantile(df) == pytest.approx(stdtrit(df, 0.9), abs=2e-5)
+    assert t_quantile(np.inf) == pytest.approx(1.2815515655446004)
 
 
 @settings(max_examples=25, deadline=None)
