@@ -148,8 +148,11 @@ def _demand_charts(r: ScenarioResult, lang: str) -> list[str]:
     d = r.demand
     charts = []
     obs = r.county.enrolment.groupby(["level", "year"])["students"].sum()
+    tot = r.demand_totals if r.demand_totals is not None and len(r.demand_totals) else None
     for lv in _LEVELS3:
-        sub = d[d["level"] == lv].groupby("year")[["p10", "p50", "p90"]].sum()
+        # the level's own band (from the errors of totals), not a sum of grade bands
+        sub = tot[tot["level"] == lv].set_index("year")[["p10", "p50", "p90"]].sort_index() if tot is not None \
+            else d[d["level"] == lv].groupby("year")[["p10", "p50", "p90"]].sum()
         if sub.empty:
             continue
         seats = r.county.schools.query("status == 'open'")

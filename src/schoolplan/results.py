@@ -131,6 +131,10 @@ class ScenarioResult:
     data_quality
         Every warning raised while loading and running: ``stage, category, message``
         (shown in the report's data-quality section and ``run.json``).
+    demand_totals
+        County seat demand per level and year, ``zone`` (``"ALL"``), ``level``, ``year``,
+        ``p10/p50/p90``, with bands from the forecast's errors of the totals (use these,
+        not sums of grade bands, for a level's range).
     audit
         The plan's self-audit (:func:`schoolplan.audit.audit`): ``check, passed,
         detail, rows``.
@@ -150,3 +154,4 @@ class ScenarioResult:
     attendance: pd.DataFrame = field(default_factory=pd.DataFrame)
     data_quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     audit: pd.DataFrame = field(default_factory=pd.DataFrame)
+    demand_totals: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -98,27 +98,39 @@ def _fill_untaught_grades(e: pd.DataFrame, grades: Mapping[str, tuple[int, ...]]
                                                                  ignore_index=True)
 
 
-def _forecast(sc: Scenario, county: Any, cache: _Cache) -> pd.DataFrame:
+def _forecast(sc: Scenario, county: Any, cache: _Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seat demand by zone, level, grade and year (the register year included, observed) and county totals.
+
+    Returns ``(demand, totals)``; ``totals`` are the forecast's own per-level totals with
+    bands from the errors of the totals (zone ``"ALL"``: the county), which a chart of a
+    level's range should use rather than summing grade bands.
+    """
     from schoolplan import forecast as fc
 
-    def make() -> pd.DataFrame:
+    def make() -> tuple[pd.DataFrame, pd.DataFrame]:
         e = _fill_untaught_grades(fc.enrolment_by_zone(county.enrolment, county.schools), fc.DEFAULT_LEVEL_GRADES)
         b = county.births.rename(columns={"township_id": "zone"})
         last = int(e["year"].max())
         try:
-            d = fc.seat_demand(e, b, horizon_years=max(sc.scenario.horizon_year - last, 1),
-                               births_scenario=sc.forecast.fertility)
+            sf = fc.seat_forecast(e, b, horizon_years=max(sc.scenario.horizon_year - last, 1),
+                                  births_scenario=sc.forecast.fertility)
         except SchoolplanError as exc:  # say which county's births/enrolment
             exc.file = exc.file or str(county.source)
             exc.layer = exc.layer or "births, enrolment"
             raise
+        d = sf.demand
         if sc.forecast.urbanisation_rate > 0 and county.county_seat is not None:
             d = fc.urbanisation_shift(d, to_zone=county.county_seat, rate_per_year=sc.forecast.urbanisation_rate,
                                       base_year=last)
         # the register year itself, observed (no range), so that a plan may target it
         obs = e[e["year"] == last].rename(columns={"students": "p50"})
         obs = obs.assign(p10=obs["p50"].astype(float), p50=obs["p50"].astype(float), p90=obs["p50"].astype(float))
-        return pd.concat([obs[["zone", "level", "grade", "year", "p10", "p50", "p90"]], d], ignore_index=True)
+        demand = pd.concat([obs[["zone", "level", "grade", "year", "p10", "p50", "p90"]], d], ignore_index=True)
+        tot = sf.totals[sf.totals["zone"] == "ALL"]
+        seen = obs.groupby(["level", "year"], as_index=False)["p50"].sum().assign(zone="ALL")
+        seen = seen.assign(p10=seen["p50"], p90=seen["p50"])
+        totals = pd.concat([seen[["zone", "level", "year", "p10", "p50", "p90"]], tot], ignore_index=True)
+        return demand, totals
 
     return cache.get(("forecast", str(county.source), sc.forecast.fertility, sc.forecast.urbanisation_rate,
                       sc.scenario.horizon_year), make)
@@ -222,7 +234,7 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
     walk = _matrix(walk_g, county.villages, compulsory, 60.0, ("walk", src, sc.network.walk_profile), cache,
                    sc.network.max_snap_m)
     tick("forecast")
-    demand = _forecast(sc, county, cache)
+    demand, totals = _forecast(sc, county, cache)
     tick("attendance")
     base = cache.get(("attendance", src, sc.network.profile, sc.network.bad_weather, rules.walk_limit_minutes),
                      lambda: today_attendance(county, bus[compulsory.index], walk, rules=rules))
@@ -245,7 +257,7 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
     return ScenarioResult(name=sc.name, label_zh=sc.scenario.name_zh, label_en=sc.scenario.name_en,
                           county=county, plan=plan, demand=demand, reserved=reserved, isochrones=iso,
                           indicators=indicators, config=sc.model_dump(mode="json"), timings=timings,
-                          attendance=base)
+                          attendance=base, demand_totals=totals)
 
 
 def _reserve(sc: Scenario, county: Any, demand: pd.DataFrame, plan: Any, walk_g: Any, std: Mapping[str, Any],
