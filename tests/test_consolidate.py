@@ -20,6 +20,7 @@ from shapely.geometry import Point, box
 
 from schoolplan.consolidate import (
     Rules,
+    apply_reuse,
     attendance_fit,
     calibrate_attendance,
     consolidate,
@@ -214,6 +215,32 @@ def test_rules_keep_merge_and_must_stay_with_numbers() -> None:
     assert s.loc["A", "students_after"] == 129 and s.loc["A", "classes_needed"] == 6
     assert s.loc["A", "classes_added"] == 3 and s.loc["A", "decision"] == "expand"
     assert plan.summary["pupils_over_limit"] == 0
+
+
+def test_reuse_turns_a_vacated_building_into_a_conversion_and_nothing_else() -> None:
+    c = build(RULE_SCHOOLS, RULE_VILLAGES, RULE_REGISTER)
+    plan = run(c, rule_bus())
+    reuse = pd.DataFrame({"reuse": ["kindergarten", None, "kindergarten"],
+                          "reason_zh": ["可改建为幼儿园（周边缺位40个）", "", "x"],
+                          "reason_en": ["could become a kindergarten (40 children without a seat)", "", "x"]},
+                         index=pd.Index(["P", "K", "A"], name="school_id"))
+    before = plan.schools.copy()
+    out = apply_reuse(plan, reuse, county=c)
+    s = out.schools
+    # P merges today and gets a use: convert, its reason keeps the numbers and adds the suggestion
+    assert s.loc["P", "decision"] == "convert" and s.loc["P", "reuse"] == "kindergarten"
+    assert s.loc["P", "reason_zh"].startswith(before.loc["P", "reason_zh"]) and "幼儿园" in s.loc["P", "reason_zh"]
+    # K has no suggestion; A is kept (an open school is never converted)
+    assert s.loc["K", "decision"] == "merge" and s.loc["A", "decision"] == before.loc["A", "decision"]
+    # pupils and every figure but the decision counts are unchanged; the input plan is untouched
+    pd.testing.assert_frame_equal(out.assignment, plan.assignment)
+    assert plan.schools.equals(before)
+    assert out.summary["decisions"]["convert"] == 1
+    assert out.summary["decisions"].get("merge", 0) == plan.summary["decisions"]["merge"] - 1
+    assert out.summary["merged"] == plan.summary["merged"]
+    assert {k: v for k, v in out.summary.items() if k != "decisions"} == \
+        {k: v for k, v in plan.summary.items() if k != "decisions"}
+    assert apply_reuse(plan, reuse.iloc[:0]) is plan
 
 
 def test_must_stay_when_young_pupils_would_ride_too_long() -> None:

@@ -70,6 +70,7 @@ __all__ = [
     "BANDS",
     "FORCE_DECISIONS",
     "Rules",
+    "apply_reuse",
     "attendance_fit",
     "calibrate_attendance",
     "consolidate",
@@ -130,6 +131,53 @@ def village_pupils(county: Any, *, year: int | None = None, demand: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- inputs
+def apply_reuse(plan: LayoutPlan, reuse: pd.DataFrame, *, county: Any = None) -> LayoutPlan:
+    """The plan with vacated buildings given a new use: ``merge``/``vacant`` → ``convert``.
+
+    A building the plan empties (``merge``) or that stood empty before it (``vacant``)
+    becomes ``convert`` when ``reuse`` suggests a use for it (e.g. a kindergarten where
+    children still lack seats, :func:`schoolplan.reserve.kindergarten_reuse`); its
+    reason gains the suggestion's own words and ``reuse`` names the use. Pupils,
+    routes and every other figure are unchanged; the summary is recomputed by
+    :func:`schoolplan.metrics.plan_figures` so its decision counts stay the plan's.
+
+    Parameters
+    ----------
+    plan
+        A layout plan.
+    reuse
+        Indexed by school id: ``reuse`` (a use such as ``"kindergarten"``, or None for
+        no suggestion), ``reason_zh``, ``reason_en``.
+    county
+        For the summary's schools-before counts (as in :func:`consolidate`).
+
+    Returns
+    -------
+    LayoutPlan
+        A new plan; ``plan`` is not modified.
+    """
+    if reuse is None or not len(reuse):
+        return plan
+    s = plan.schools.copy()
+    use = reuse[reuse["reuse"].notna()]
+    use = use[use.index.map(str).isin(s.index.map(str))]
+    use = use.set_axis(use.index.map(str))
+    hit = [i for i in s.index if str(i) in use.index and s.at[i, "decision"] in ("merge", "vacant")]
+    if not hit:
+        return plan
+    for i in hit:
+        u = use.loc[str(i)]
+        s.at[i, "decision"] = "convert"
+        s.at[i, "reuse"] = str(u["reuse"])
+        zh, en = str(s.at[i, "reason_zh"] or ""), str(s.at[i, "reason_en"] or "")
+        s.at[i, "reason_zh"] = "；".join(t for t in (zh, str(u.get("reason_zh") or "")) if t)
+        s.at[i, "reason_en"] = "; ".join(t for t in (en, str(u.get("reason_en") or "")) if t)
+    summary = plan_figures(s, plan.assignment, plan.params, buses_today=int(plan.summary.get("buses_today", 0)),
+                           county=county)
+    return LayoutPlan(schools=s, assignment=plan.assignment, summary=summary, infeasible=plan.infeasible,
+                      params=plan.params)
+
+
 def _check_matrix(m: pd.DataFrame, villages: pd.Index, schools: pd.Index, what: str) -> pd.DataFrame:
     missing_v = villages.difference(m.index)
     missing_s = schools.difference(m.columns)
