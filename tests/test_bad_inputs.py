@@ -1524,10 +1524,13 @@ def zoned_enrolment(draw: st.DrawFn) -> tuple[pd.DataFrame, pd.DataFrame, int]:
 @given(zoned_enrolment(), st.sampled_from(["low", "medium", "high"]))
 def test_property_forecast_bands_ordered_and_non_negative(data: Any, fertility: str) -> None:
     from schoolplan import forecast as fc
-    from schoolplan.scenario import _fill_untaught_grades
 
     enrolment, births, horizon = data
-    e = _fill_untaught_grades(enrolment, fc.DEFAULT_LEVEL_GRADES)
+    # one school per township, summed to zones the way a scenario does (untaught grades are 0)
+    schools = pd.DataFrame({"township_id": sorted(set(enrolment["zone"]))},
+                           index=pd.Index(sorted(set(enrolment["zone"])), name="school_id"))
+    e = fc.enrolment_by_zone(enrolment.rename(columns={"zone": "school_id"}), schools, fill_untaught=True)
+    assert len(e) == len(schools) * len(set(e["year"])) * 12  # 3 + 6 + 3 grades per zone and year
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = fc.seat_demand(e, births, horizon_years=horizon, births_scenario=fertility)

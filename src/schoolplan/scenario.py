@@ -78,26 +78,6 @@ def _matrix(graph: Any, origins: gpd.GeoDataFrame, dest: gpd.GeoDataFrame, cutof
     return cache.get(key, make)
 
 
-def _fill_untaught_grades(e: pd.DataFrame, grades: Mapping[str, tuple[int, ...]]) -> pd.DataFrame:
-    """Add 0-pupil rows for grades no school of a township teaches in any year.
-
-    A township whose only primary school is a teaching point (grades 1–4) has no
-    grade 5–6 rows at all: its pupils go elsewhere, so 0 is the truth there. Grades
-    missing only in some years are left to the forecast (warning or error).
-    """
-    fill = []
-    for (zone, level), g in e.groupby(["zone", "level"], sort=False):
-        absent = [x for x in grades.get(str(level), ()) if x not in set(g["grade"])]
-        if absent:
-            years = sorted(set(g["year"]))
-            fill.append(pd.DataFrame([{"zone": zone, "level": level, "year": y, "grade": x, "students": 0}
-                                      for y in years for x in absent]))
-    if not fill:
-        return e
-    return pd.concat([e, *fill], ignore_index=True).sort_values(["zone", "level", "year", "grade"],
-                                                                 ignore_index=True)
-
-
 def _forecast(sc: Scenario, county: Any, cache: _Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seat demand by zone, level, grade and year (the register year included, observed) and county totals.
 
@@ -108,7 +88,7 @@ def _forecast(sc: Scenario, county: Any, cache: _Cache) -> tuple[pd.DataFrame, p
     from schoolplan import forecast as fc
 
     def make() -> tuple[pd.DataFrame, pd.DataFrame]:
-        e = _fill_untaught_grades(fc.enrolment_by_zone(county.enrolment, county.schools), fc.DEFAULT_LEVEL_GRADES)
+        e = fc.enrolment_by_zone(county.enrolment, county.schools, fill_untaught=True)
         b = county.births.rename(columns={"township_id": "zone"})
         last = int(e["year"].max())
         try:

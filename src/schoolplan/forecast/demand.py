@@ -308,8 +308,16 @@ def enrolment_by_zone(
     *,
     zone_column: str = "township_id",
     levels: Sequence[str] = LEVELS,
+    fill_untaught: bool = False,
+    level_grades: Mapping[str, Sequence[int]] = DEFAULT_LEVEL_GRADES,
 ) -> pd.DataFrame:
     """Sum a register's school-level enrolment to zones, ready for :func:`seat_demand`.
+
+    With ``fill_untaught``, a zone gets 0-pupil rows (every year it has rows for the
+    level) for the grades of ``level_grades`` that none of its schools teaches in any
+    year: a township whose only primary school is a teaching point (grades 1–4) sends
+    its grade 5–6 pupils elsewhere, so 0 is the truth there. Grades missing only in
+    some years are left to the forecast (which warns or stops).
 
     Parameters
     ----------
@@ -321,6 +329,8 @@ def enrolment_by_zone(
         Column of ``schools`` naming each school's zone (the township by default).
     levels
         Levels to keep.
+    fill_untaught, level_grades
+        Add zeros for grades no school of a zone teaches; the grades of each level.
 
     Returns
     -------
@@ -329,4 +339,17 @@ def enrolment_by_zone(
     """
     e = enrolment.assign(zone=enrolment["school_id"].map(schools[zone_column]))
     e = e[e["level"].isin(list(levels)) & e["zone"].notna()]
-    return e.groupby(["zone", "level", "year", "grade"], as_index=False)["students"].sum()
+    e = e.groupby(["zone", "level", "year", "grade"], as_index=False)["students"].sum()
+    if not fill_untaught:
+        return e
+    fill = []
+    for (zone, level), g in e.groupby(["zone", "level"], sort=False):
+        taught = set(g["grade"])
+        absent = [x for x in level_grades.get(str(level), ()) if x not in taught]
+        if absent:
+            fill.append(pd.DataFrame([{"zone": zone, "level": level, "year": y, "grade": x, "students": 0}
+                                      for y in sorted(set(g["year"])) for x in absent]))
+    if not fill:
+        return e
+    return pd.concat([e, *fill], ignore_index=True).sort_values(["zone", "level", "year", "grade"],
+                                                                 ignore_index=True)
