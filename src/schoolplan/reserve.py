@@ -841,8 +841,8 @@ def _ha(m2: float) -> str:
 
 
 def _explain_uncovered(lv: str, zone: str, u: float, zpts: np.ndarray, S: pd.DataFrame | None,
-                       cands: gpd.GeoDataFrame, used: set[str], rules: _Rules, minimum: float
-                       ) -> dict[str, Any]:
+                       cands: gpd.GeoDataFrame, used: set[str], rules: _Rules, minimum: float,
+                       left: np.ndarray) -> dict[str, Any]:
     """Why ``u`` unmet pupils of ``zone`` got no site, how much land they need, which parcel comes closest.
 
     ``zpts`` are the zone's points still holding unmet pupils. Land needed = the
@@ -885,11 +885,19 @@ def _explain_uncovered(lv: str, zone: str, u: float, zpts: np.ndarray, S: pd.Dat
                     "en": f"{uz} more uncovered: the largest free parcel within {r:.0f} m, {k} ({_ha(a)} ha), "
                           f"is {_ha(more)} ha short of the smallest {sizes[0]}-class {lv} school "
                           f"({_ha(smallest)} ha); all {uz} need {what_en}, about {_ha(land)} ha"}
+        reach = float(left @ (np.nan_to_num(S[k].to_numpy(float), nan=np.inf) <= r))
+        if reach < minimum:
+            return {**base, "closest_site": k, "more_land_m2": land,
+                    "zh": f"另有{uz}人未覆盖：可容纳学校的空闲地块{k}步行{r:.0f}米内仅有{reach:.0f}名未满足学生"
+                          f"（不足一个班{minimum:.0f}人），学生主要住在其服务半径以外；需在学生集中处另找用地约"
+                          f"{_ha(land)}公顷（{what_zh}）",
+                    "en": f"{uz} more uncovered: the free parcel {k} could hold a school but only {reach:.0f} unmet "
+                          f"pupils live within {r:.0f} m of it (less than one class, {minimum:.0f}); find about "
+                          f"{_ha(land)} ha where they live ({what_en})"}
         return {**base, "closest_site": k,
-                "zh": f"另有{uz}人未覆盖：地块{k}可容纳{sizes[0]}班以上，但其{r:.0f}米内未满足需求不足一个班"
-                      f"或已达地块数上限；需{what_zh}，约{_ha(land)}公顷",
-                "en": f"{uz} more uncovered: parcel {k} holds a school but covers less than one class within "
-                      f"{r:.0f} m or the cap on sites was reached; they need {what_en}, about {_ha(land)} ha"}
+                "zh": f"另有{uz}人未覆盖：已达每学段地块数上限，空闲地块{k}未用；需{what_zh}，约{_ha(land)}公顷",
+                "en": f"{uz} more uncovered: the cap on sites per level was reached, free parcel {k} unused; "
+                      f"they need {what_en}, about {_ha(land)} ha"}
     taken = dist[(dist <= r) & dist.index.isin(list(used))]
     if len(taken):
         t = ", ".join(map(str, taken.index))
@@ -1656,16 +1664,22 @@ def _village_kg_demand(county: County, demand: pd.DataFrame | None, children: pd
     if set(d.index) == {"county"}:
         key = pd.Series("county", index=v.index)
     else:
-        key = v["township_id"].map(str) if "township_id" in v else pd.Series(None, index=v.index)
-        absent = sorted(set(key.dropna()) - set(d.index))
-        if absent:
-            raise SchemaError(f"the demand has no {year} kindergarten rows for township(s) {', '.join(absent)}",
-                              layer="demand", column="zone", fix="forecast kindergarten seats for every township")
+        key = v["township_id"].map(str) if "township_id" in v else pd.Series("", index=v.index)
     total = kids.groupby(key).transform("sum")
     share = kids / total.where(total > 0)
     n = key.groupby(key).transform("size")
     share = share.fillna(1.0 / n)  # a township without children aged 3–5: equal shares
-    return (share * key.map(d)).fillna(0.0)
+    out = share * key.map(d)
+    absent = sorted(set(key[out.isna()]))
+    if absent:  # no kindergarten there today, so no enrolment to forecast: the county's rate per child
+        known = key.isin(set(d.index))
+        rate = float(d.reindex(sorted(set(key[known]))).sum()) / float(kids[known].sum()) \
+            if kids[known].sum() > 0 else 0.0
+        warnings.warn(f"no {year} kindergarten forecast for township(s) {', '.join(absent)}: their children "
+                      f"aged 3–5 are counted at the county's {rate:.2f} enrolled per child", DataWarning,
+                      stacklevel=3)
+        out = out.fillna(kids * rate)
+    return out.fillna(0.0)
 
 
 def kindergarten_reuse(
@@ -1784,6 +1798,9 @@ def kindergarten_reuse(
     within_s = (supply[:, None] * reach).sum(axis=0)
     floor = pd.to_numeric(b["building_area_m2"], errors="coerce") if "building_area_m2" in b else \
         pd.Series(np.nan, index=b.index)
+    if "building_area_m2" in county.schools:  # plan.schools rows carry no floor area: the register's
+        reg = pd.to_numeric(county.schools["building_area_m2"], errors="coerce")
+        floor = floor.fillna(reg.set_axis(reg.index.map(str)).reindex(b.index))
     cap = np.floor(floor / rules.building_per_seat("kindergarten", 1))
     out = pd.DataFrame({"radius_m": rb, "children_within": within_d.round(1), "seats_within": within_s.round(1),
                         "shortfall": short.round(1), "capacity_children": cap.to_numpy()}, index=b.index)
@@ -1986,6 +2003,9 @@ def reserve_land(
         site_walk_m.drop(columns=[c for c in site_walk_m.columns if str(c) in taken | dup]),
         pts.index, cands.index, "site_walk_m")
 
+    if S is not None:
+        S = _new_street_distances(S, pts, cands, county, float(std["reserve_distance"]["new_street_detour"]))
+
     parts = _demand_parts(county, zones, demand, quantile=quantile, include_outside=include_outside,
                           add_housing=add_housing, housing_ramp=housing_ramp, rules=rules)
     plan_year, horizon = _years(parts.table, year)
@@ -2044,20 +2064,28 @@ def reserve_land(
         out[f"sites_{lv}"] = ids.reindex(out.index).fillna("")
         left = pd.Series(solved.uncovered[lv]).groupby(pts["zone_id"].to_numpy()).sum().reindex(out.index).fillna(0.0)
         out[f"uncovered_{lv}"] = left.round(1)
-        land_find, more, closest = [], [], []
+        pools = _pool_uncovered(pts, solved.uncovered[lv], lv, rules, minimum[lv])
+        summary[f"pools_{lv}"] = pools
+        share = _pool_shares(pools, out.index)
+        more, closest = [], []
         for z in out.index:
             if left[z] < 0.5:
-                land_find.append(0.0)
                 more.append(0.0)
                 closest.append("")
                 continue
             zp = np.flatnonzero((pts["zone_id"].to_numpy() == z) & (solved.uncovered[lv] > 1e-6))
-            note = _explain_uncovered(lv, z, float(left[z]), zp, S, cands, solved.used, rules, minimum[lv])
+            note = _explain_uncovered(lv, z, float(left[z]), zp, S, cands, solved.used, rules, minimum[lv],
+                                      solved.uncovered[lv])
+            pool = next((q for q in pools if z in q["zones"]), None)
+            if pool is not None and len(pool["zones"]) > 1:
+                others = ", ".join(x for x in pool["zones"] if x != z)
+                note["zh"] += f"；与{others}合并计算：共{round(pool['pupils'])}人，需{pool['what_zh']}约{_ha(pool['land_m2'])}公顷"
+                note["en"] += (f"; pooled with {others}: {round(pool['pupils'])} pupils need {pool['what_en']}, "
+                               f"about {_ha(pool['land_m2'])} ha")
             notes.setdefault(z, {})[lv] = note
-            land_find.append(note["land_m2"])
             more.append(note["more_land_m2"])
             closest.append(note["closest_site"])
-        out[f"land_to_find_m2_{lv}"] = land_find
+        out[f"land_to_find_m2_{lv}"] = share.round(0)
         out[f"more_land_m2_{lv}"] = more
         out[f"closest_site_{lv}"] = closest
         extra = plan_land.groupby("zone_id")[f"extra_land_m2_{lv}"].sum() if lv != "kindergarten" else pd.Series(
@@ -2070,7 +2098,7 @@ def reserve_land(
         summary[f"uncovered_{lv}"] = round(float(solved.uncovered[lv].sum()), 1)
         summary[f"seats_recommended_{lv}"] = int(lvl_sites["seats"].sum()) if len(lvl_sites) else 0
         summary[f"land_m2_sites_{lv}"] = float(new["land_needed_m2"].sum()) if len(new) else 0.0
-        summary[f"land_m2_to_find_{lv}"] = float(sum(land_find))
+        summary[f"land_m2_to_find_{lv}"] = float(sum(q["land_m2"] for q in pools))
         summary[f"land_m2_plan_expansion_{lv}"] = float(out[f"plan_extra_land_m2_{lv}"].sum())
         summary[f"land_m2_zones_{lv}"] = float(out[f"land_m2_{lv}"].sum())
         summary[f"land_m2_{lv}"] = (summary[f"land_m2_sites_{lv}"] + summary[f"land_m2_to_find_{lv}"]
@@ -2100,9 +2128,92 @@ def reserve_land(
         summary[f"kindergarten_{key}"] = float(ind.loc[key, "value"])
         summary[f"kindergarten_{key}_gap_seats"] = int(gap) if pd.notna(gap) else None
     _kindergarten_after(summary, ind)
+    if plan is not None and vacated is not None and len(vacated):
+        summary["vacated_kindergarten"] = kindergarten_reuse(
+            county, vacated, demand=demand, year=plan_year, quantile=quantile, standards=std)
     cols = [c for c in out.columns if c != "geometry"] + ["geometry"]
     return ReservedLand(zones=gpd.GeoDataFrame(out[cols], geometry="geometry", crs=zones.crs), sites=sites,
                         summary=summary, developments=devs, kindergarten=kg)
+
+
+def _pool_uncovered(pts: gpd.GeoDataFrame, u: np.ndarray, lv: str, rules: _Rules, minimum: float
+                    ) -> list[dict[str, Any]]:
+    r"""Pool uncovered pupils within the service radius before sizing the land still to find.
+
+    Greedy: the demand point whose straight-line radius :math:`r_L` holds the most
+    uncovered pupils is a pool's centre; its pupils within :math:`r_L` form the pool;
+    repeat on the rest. A pool of at least ``minimum`` pupils (one class) needs
+    :math:`k = \lceil P / c_L \rceil` classes, i.e. the standard schools of
+    :func:`_standard_schools`, and land :math:`k\,c_L\,a_L(m)` with :math:`a_L(m)` the
+    per-seat land of those schools' size :math:`m` (a pool smaller than the smallest
+    standard school gets its seats' land, to add to a nearby plot or to pool with
+    others, not a whole school's); smaller pools need no land. Straight lines are
+    shorter than walks, so pools are as large as the radius allows.
+    """
+    idx = np.flatnonzero(u > 1e-6)
+    out: list[dict[str, Any]] = []
+    if not len(idx):
+        return out
+    xy = np.column_stack([pts.geometry.x.to_numpy()[idx], pts.geometry.y.to_numpy()[idx]])
+    near = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) <= rules.radius[lv]
+    w = u[idx].copy()
+    zone = pts["zone_id"].to_numpy()[idx]
+    cs, sizes = rules.class_size[lv], rules.sizes[lv]
+    while w.sum() > 1e-6:
+        held = near @ w
+        c = int(np.argmax(held))
+        members = near[c] & (w > 0)
+        pupils = float(w[members].sum())
+        by_zone = pd.Series(w[members]).groupby(zone[members]).sum()
+        w[members] = 0.0
+        k = math.ceil(round(pupils / cs, 9)) if pupils >= minimum else 0
+        n, size = _standard_schools(k, sizes)
+        out.append({"zones": sorted(by_zone.index, key=str), "pupils": round(pupils, 1),
+                    "by_zone": {str(z): float(v) for z, v in by_zone.items()}, "schools": n, "classes": k,
+                    "size": size, "land_m2": k * cs * rules.land_per_seat(lv, size) if k else 0.0,
+                    "what_zh": f"{k}个班的{_ZH[lv]}学位", "what_en": f"{k} {lv} classes"})
+    return out
+
+
+def _pool_shares(pools: Sequence[Mapping[str, Any]], zones: pd.Index) -> pd.Series:
+    """Each zone's share of its pools' land (by its uncovered pupils), summing to the pools' land."""
+    share = pd.Series(0.0, index=zones)
+    for q in pools:
+        if q["pupils"] > 0 and q["land_m2"] > 0:
+            tot = sum(q["by_zone"].values())
+            for z, v in q["by_zone"].items():
+                share[z] += q["land_m2"] * v / tot
+    return share
+
+
+def _new_street_distances(S: pd.DataFrame, pts: gpd.GeoDataFrame, cands: gpd.GeoDataFrame, county: County,
+                          detour: float) -> pd.DataFrame:
+    r"""Distances inside planned developments, whose streets are not in the road data yet.
+
+    For a demand point inside a development polygon and a candidate parcel touching the
+    same polygon, :math:`d = \min(d_{\text{network}},\ \delta \cdot d_{\text{straight}})`
+    with :math:`\delta` = ``[reserve_distance] new_street_detour``; every other pair
+    keeps its network distance (barriers in built-up areas stay).
+    """
+    devs = county.developments
+    if devs is None or not len(devs) or not len(cands) or not (detour > 0):
+        return S
+    devs = devs[devs.geometry.notna() & devs.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if not len(devs):
+        return S
+    out = S.copy()
+    cols = [k for k in cands.index if k in out.columns]
+    for geom in devs.geometry:
+        inside = pts.index[pts.within(geom)]
+        near = [k for k in cols if cands.geometry[k] is not None and cands.geometry[k].intersects(geom)]
+        if not len(inside) or not near:
+            continue
+        a = pts.geometry[inside]
+        for k in near:
+            straight = a.distance(cands.geometry[k].representative_point()).to_numpy() * detour
+            cur = out.loc[inside, k].to_numpy(float)
+            out.loc[inside, k] = np.fmin(np.where(np.isnan(cur), np.inf, cur), straight)
+    return out
 
 
 def _plan_vacated(county: County, plan: Any) -> gpd.GeoDataFrame:
