@@ -837,7 +837,7 @@ def _standard_schools(classes: int, sizes: tuple[int, ...]) -> tuple[int, int]:
 
 def _ha(m2: float) -> str:
     ha = m2 / 10_000
-    return f"{ha:.1f}" if ha >= 0.1 else f"{ha:.2f}"
+    return f"{ha:.1f}" if ha >= 10 else f"{ha:.2f}"
 
 
 def _explain_uncovered(lv: str, zone: str, u: float, zpts: np.ndarray, S: pd.DataFrame | None,
