@@ -1806,7 +1806,7 @@ def kindergarten_reuse(
                         "shortfall": short.round(1), "capacity_children": cap.to_numpy()}, index=b.index)
     out.index.name = "school_id"
     yes = out["shortfall"] >= least - 1e-9
-    out["reuse"] = np.where(yes, "kindergarten", None)
+    out["reuse"] = pd.Series(["kindergarten" if y else None for y in yes], index=out.index, dtype=object)
     when = "" if year is None else f"{year}年"
     when_en = "" if year is None else f" in {year}"
     zh, en = [], []
@@ -2128,7 +2128,9 @@ def reserve_land(
         summary[f"kindergarten_{key}"] = float(ind.loc[key, "value"])
         summary[f"kindergarten_{key}_gap_seats"] = int(gap) if pd.notna(gap) else None
     _kindergarten_after(summary, ind)
-    if plan is not None and vacated is not None and len(vacated):
+    kg_rows = demand["level"].eq("kindergarten") & demand["year"].astype(int).eq(plan_year)
+    summary["vacated_kindergarten"] = None  # no plan, no vacated building, or no kindergarten forecast
+    if plan is not None and vacated is not None and len(vacated) and kg_rows.any():
         summary["vacated_kindergarten"] = kindergarten_reuse(
             county, vacated, demand=demand, year=plan_year, quantile=quantile, standards=std)
     cols = [c for c in out.columns if c != "geometry"] + ["geometry"]
