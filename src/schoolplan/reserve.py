@@ -917,25 +917,27 @@ def _explain_uncovered(lv: str, zone: str, u: float, zpts: np.ndarray, S: pd.Dat
             "en": f"{uz} more uncovered: no free parcel in reach; find about {_ha(land)} ha ({what_en})"}
 
 
-def _zone_reason(row: Mapping[str, Any], notes: Mapping[str, Mapping[str, Any]]) -> tuple[str, str]:
-    zh, en = [], []
-    for lv in RESERVE_LEVELS:
-        short = int(row[f"deficit_{lv}"])
-        if short <= 0:
-            continue
-        cls = int(row[f"classes_{lv}"])
-        head_zh = f"缺{_ZH[lv]}学位{short}个（{cls}个班）"
-        head_en = f"{short} {lv} seats short ({cls} classes)"
-        got, ids = float(row[f"site_covered_{lv}"]), row[f"sites_{lv}"]
-        if got >= 0.5:
-            head_zh += f"，其中{round(got)}人由{ids}解决"
-            head_en += f": {round(got)} served by {ids}"
-        note = notes.get(lv)
-        if note:
-            head_zh += "；" + note["zh"]
-            head_en += "; " + note["en"]
-        zh.append(head_zh)
-        en.append(head_en)
+def _zone_level_reason(row: Mapping[str, Any], lv: str, note: Mapping[str, Any] | None) -> tuple[str, str]:
+    """Why a zone gets what it gets for one level (empty when the level has no deficit)."""
+    short = int(row[f"deficit_{lv}"])
+    if short <= 0:
+        return "", ""
+    cls = int(row[f"classes_{lv}"])
+    zh = f"缺{_ZH[lv]}学位{short}个（{cls}个班）"
+    en = f"{short} {lv} seats short ({cls} classes)"
+    got, ids = float(row[f"site_covered_{lv}"]), row[f"sites_{lv}"]
+    if got >= 0.5:
+        zh += f"，其中{round(got)}人由{ids}解决"
+        en += f": {round(got)} served by {ids}"
+    if note:
+        zh += "；" + note["zh"]
+        en += "; " + note["en"]
+    return zh, en
+
+
+def _zone_reason(row: Mapping[str, Any]) -> tuple[str, str]:
+    zh = [row[f"reason_zh_{lv}"] for lv in RESERVE_LEVELS if row[f"reason_zh_{lv}"]]
+    en = [row[f"reason_en_{lv}"] for lv in RESERVE_LEVELS if row[f"reason_en_{lv}"]]
     if not zh:
         return "步行服务半径内学位充足", "enough seats within walking distance"
     return "。".join(zh), ". ".join(en)
@@ -2111,7 +2113,11 @@ def reserve_land(
     summary["plan_expansions"] = plan_land
     flags = pd.concat([out[f"deficit_{lv}"] > 0 for lv in RESERVE_LEVELS], axis=1).any(axis=1)
     out["flag"] = flags
-    words = [_zone_reason(r, notes.get(z, {})) for z, r in out.iterrows()]
+    for lv in RESERVE_LEVELS:
+        per = [_zone_level_reason(r, lv, notes.get(z, {}).get(lv)) for z, r in out.iterrows()]
+        out[f"reason_zh_{lv}"] = [a for a, _ in per]
+        out[f"reason_en_{lv}"] = [b for _, b in per]
+    words = [_zone_reason(r) for _, r in out.iterrows()]
     out["reason_zh"] = [z for z, _ in words]
     out["reason_en"] = [e for _, e in words]
     out.index.name = "zone_id"
