@@ -372,12 +372,13 @@ def test_site_choice_too_small_and_vacated() -> None:
     assert x2["covered_demand"] == pytest.approx(100) and x2["zones"] == "Z3"
     assert r.summary["uncovered_primary"] == pytest.approx(720)
     z = r.zones
-    # Z1: the largest free parcel within 500 m is C9 (2,500 m²), 11,000 m² short of a 12-class school
-    assert z.loc["Z1", "closest_site_primary"] == "C9"
-    assert z.loc["Z1", "more_land_m2_primary"] == pytest.approx(12 * 45 * 25.0 - 2500.0)
-    assert "C9 (0.25 ha), is 1.10 ha short of the smallest 12-class primary school (1.35 ha)" in z.loc["Z1", "reason_en"]
-    # Z2: the only parcel within 500 m (X1) holds the kindergarten
-    assert "used by other schools" in z.loc["Z2", "reason_en"]
+    # Z1: the largest parcel within 500 m is X1 (8,000 m², taken by the kindergarten), 5,500 m² short of
+    # the smallest primary school; C9 (2,500 m²) is smaller still
+    assert z.loc["Z1", "closest_site_primary"] == "X1"
+    assert z.loc["Z1", "more_land_m2_primary"] == pytest.approx(12 * 45 * 25.0 - 8000.0)
+    assert ("X1 (0.80 ha, recommended for another school), is 0.55 ha short of the smallest 12-class primary "
+            "school (1.35 ha)") in z.loc["Z1", "reason_en"]
+    assert "X1 (0.80 ha, recommended for another school)" in z.loc["Z2", "reason_en"]
     rank = r.summary["site_ranking"]
     prim = rank[rank["level"] == "primary"].set_index("site_id")
     assert prim.loc["X1", "coverable_demand"] == pytest.approx(720) and prim.loc["X1", "largest_size_classes"] == 0
@@ -430,7 +431,9 @@ def test_one_level_per_parcel() -> None:
     assert x2["level"] == "primary" and x2["classes"] == 18 and x2["seats"] == 810
     assert x2["land_needed_m2"] == pytest.approx(18 * 45 * 25.0) and x2["fits"]
     assert r.summary["uncovered_junior"] == pytest.approx(400)
-    assert r.zones.loc["Z1", "more_land_m2_junior"] == pytest.approx(12 * 50 * 23.0 - 8000.0)
+    # X2, which holds a junior school, went to primary: the 400 need a whole 12-class school's land elsewhere
+    assert r.zones.loc["Z1", "more_land_m2_junior"] == pytest.approx(12 * 50 * 23.0)
+    assert "(X2) are recommended for other schools" in r.zones.loc["Z1", "reason_en"]
 
 
 # --------------------------------------------------------------------------- kindergartens, developments

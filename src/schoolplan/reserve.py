@@ -46,22 +46,40 @@ Method
    with :math:`D_j = D_z w_j` (+ housing pupils placed on the point). Seats beyond a
    zone's demand (``surplus_L``) and seats of schools reaching no demand are
    reported as unused (``seats_unused_L``), not moved elsewhere.
+   **After the plan** (``plan=``, a :class:`schoolplan.results.LayoutPlan`): pupils the
+   plan moves from villages outside every zone into zone schools count where they
+   attend, net of those who attended zone schools before the plan,
+   :math:`D_{zL} \\mathrel{+}= \\sum_{v \\notin Z}(P^{after}_{v \\to z} - P^{before}_{v \\to z})`
+   (``moved_L``; placed on the zone point nearest the school); supply is the plan's
+   schools after the plan (``capacity_after`` of ``keep`` / ``expand`` / ``new``,
+   kindergartens from the register) and vacated buildings lose their seats.
 4. **Deficit.** ``deficit_L = demand − supply`` (whole pupils, ≥ 0); classes
-   ``⌈deficit / class size⌉`` (primary 45, junior 50, kindergarten 30);
-   standard schools ``⌈classes / largest preset⌉`` of the smallest preset size that
-   holds them (primary and junior 24/36 classes, kindergarten 6/9/12); land
-   ``classes × class size × land per pupil`` (m², ``land_per_pupil_m2``) and floor
-   area with ``building_per_pupil_m2``.
-5. **Sites.** Parcels of the ``sites`` layer and vacated school buildings
-   (``vacated``) that appear as columns of ``site_walk_m`` are ranked by the unmet
-   demand within :math:`r_L` (the unmet demand of a zone sits on its points in
-   proportion to their own shortfall). Per level
-   :func:`schoolplan.optimize.solve_max_cover` chooses ``p`` = standard schools
-   needed for the level's total deficit; a parcel claimed by two levels goes to the
-   one it covers more pupils of and the other level is solved again without it.
-   Parcels covering less than one class of unmet demand are not recommended. A
-   chosen parcel is sized as the smallest standard school holding the demand it
-   covers; ``fits`` tells whether its area holds the land that school needs.
+   :math:`k = \\lceil \\text{deficit} / c_L \\rceil` (class size :math:`c_L`: primary 45,
+   junior 50, kindergarten 30); a zone alone would need ``schools_L`` standard schools
+   of ``school_size_L`` classes (``standard_*`` of ``[school_classes]``: primary
+   12/18/24/30/36, junior 12/18/24/30, kindergarten 3/6/9/12), with their land and
+   floor area at the m² per seat of that size (``[land_per_pupil_by_size_m2]``,
+   ``[building_per_pupil_by_size_m2]``): ``land_m2_L``, ``building_m2_L``.
+5. **Sites that fit, chosen exactly.** Unmet pupils sit on the zone's points in
+   proportion to the points' own shortfall. One MILP for all levels (HiGHS via
+   :func:`scipy.optimize.milp`, written out in :func:`_site_model`) first covers as
+   many unmet pupils within the radius as the parcels allow, then at least cost:
+   each parcel used once, at a standard size whose land fits its area, covering at
+   least one class; an existing school may instead add classes on its own plot when
+   that plot holds them and the school stays within the largest standard size and
+   ``[max_school_size]`` (cheaper: a classroom vs a new school, ``[costs]``); equal
+   costs prefer education land, then vacant land, then vacated schools
+   (``[reserve_site_preference]``). Each chosen parcel gets the smallest standard
+   size holding the pupils it serves, so no recommended site fails to fit. Pupils
+   left uncovered are explained per zone (``uncovered_L``, ``more_land_m2_L``: land
+   the largest free parcel within reach lacks for the smallest standard school,
+   ``closest_site_L``) and pooled within the radius to size the land still to find
+   (``land_to_find_m2_L``). Schools the plan expands beyond their plots need land
+   next to them (``plan_extra_land_m2_L``). Inside planned developments, whose streets
+   are not yet in the road data, distance to a parcel of the same development is at
+   most the straight line × ``[reserve_distance] new_street_detour``.
+   Land to reserve (``summary["land_m2_L"]``) = land of the recommended new schools
+   + land still to find + land next to expanded schools.
 6. **Kindergarten targets** (县域学前教育普及普惠督导评估, "5080"): public share of
    enrolled children ≥ 50 %, 普惠 (public + inclusive private) ≥ 80 %, 毛入园率 ≥ 85 %
    (90 % by 2025) of children aged 3–5, with the seats missing to each target.
@@ -854,8 +872,9 @@ def _explain_uncovered(lv: str, zone: str, u: float, zpts: np.ndarray, S: pd.Dat
     classes = math.ceil(round(u / cs, 9))
     n, size = _standard_schools(classes, sizes)
     land = n * rules.land_m2(lv, size) if n else 0.0
+    noun = "kindergarten" if lv == "kindergarten" else f"{lv} school"
     what_zh, what_en = f"{n}所{size}班{_ZH[lv]}" if n > 1 else f"{size}班{_ZH[lv]}", \
-        f"{n} × {size}-class {lv} schools" if n > 1 else f"a {size}-class {lv} school"
+        f"{n} × {size}-class {noun}s" if n > 1 else f"a {size}-class {noun}"
     base = {"land_m2": land, "closest_site": "", "more_land_m2": 0.0}
     uz = round(u)
     if u < minimum:
@@ -869,48 +888,58 @@ def _explain_uncovered(lv: str, zone: str, u: float, zpts: np.ndarray, S: pd.Dat
     d = np.nan_to_num(S.loc[:, ids].to_numpy(float)[zpts], nan=np.inf).min(axis=0) if len(zpts) and ids \
         else np.full(len(ids), np.inf)
     dist = pd.Series(d, index=ids)
-    free = dist[[k not in used for k in ids]]
-    near = free[free <= r]
+    area = cands["area_m2"].reindex(ids)
     smallest = rules.land_m2(lv, sizes[0])
-    if len(near):
-        areas = cands.loc[near.index, "area_m2"]
-        k = str(areas.idxmax())
-        a = float(areas[k])
-        more = max(0.0, smallest - a)
-        if more > 0:
-            return {**base, "closest_site": k, "more_land_m2": more,
-                    "zh": f"另有{uz}人未覆盖：{r:.0f}米内最大的空闲地块{k}（{_ha(a)}公顷）比最小的"
-                          f"{sizes[0]}班{_ZH[lv]}（需{_ha(smallest)}公顷）还少{_ha(more)}公顷；"
-                          f"全部{uz}人需{what_zh}，约{_ha(land)}公顷",
-                    "en": f"{uz} more uncovered: the largest free parcel within {r:.0f} m, {k} ({_ha(a)} ha), "
-                          f"is {_ha(more)} ha short of the smallest {sizes[0]}-class {lv} school "
-                          f"({_ha(smallest)} ha); all {uz} need {what_en}, about {_ha(land)} ha"}
-        reach = float(left @ (np.nan_to_num(S[k].to_numpy(float), nan=np.inf) <= r))
-        if reach < minimum:
+    within = dist[dist <= r].index
+    is_used = pd.Series([k in used for k in ids], index=ids, dtype=bool)
+
+    def reach(k: str) -> float:
+        return float(left @ (np.nan_to_num(S[k].to_numpy(float), nan=np.inf) <= r))
+
+    fit_free = [k for k in within if not is_used[k] and area[k] + 1e-6 >= smallest]
+    fit_used = [k for k in within if is_used[k] and area[k] + 1e-6 >= smallest]
+    if fit_free:  # a parcel that holds a school was left free: too few pupils near it, or the cap
+        k = str(max(fit_free, key=lambda x: (reach(x), -dist[x])))
+        near = reach(k)
+        if near < minimum:
             return {**base, "closest_site": k, "more_land_m2": land,
-                    "zh": f"另有{uz}人未覆盖：可容纳学校的空闲地块{k}步行{r:.0f}米内仅有{reach:.0f}名未满足学生"
+                    "zh": f"另有{uz}人未覆盖：可容纳学校的空闲地块{k}步行{r:.0f}米内仅有{near:.0f}名未满足学生"
                           f"（不足一个班{minimum:.0f}人），学生主要住在其服务半径以外；需在学生集中处另找用地约"
                           f"{_ha(land)}公顷（{what_zh}）",
-                    "en": f"{uz} more uncovered: the free parcel {k} could hold a school but only {reach:.0f} unmet "
+                    "en": f"{uz} more uncovered: the free parcel {k} could hold a school but only {near:.0f} unmet "
                           f"pupils live within {r:.0f} m of it (less than one class, {minimum:.0f}); find about "
                           f"{_ha(land)} ha where they live ({what_en})"}
         return {**base, "closest_site": k,
                 "zh": f"另有{uz}人未覆盖：已达每学段地块数上限，空闲地块{k}未用；需{what_zh}，约{_ha(land)}公顷",
                 "en": f"{uz} more uncovered: the cap on sites per level was reached, free parcel {k} unused; "
                       f"they need {what_en}, about {_ha(land)} ha"}
-    taken = dist[(dist <= r) & dist.index.isin(list(used))]
-    if len(taken):
-        t = ", ".join(map(str, taken.index))
-        return {**base, "closest_site": str(taken.index[0]), "more_land_m2": land,
-                "zh": f"另有{uz}人未覆盖：{r:.0f}米内的地块（{t}）已用于其他学校，需另找用地约{_ha(land)}公顷（{what_zh}）",
-                "en": f"{uz} more uncovered: the parcels within {r:.0f} m ({t}) are used by other schools; "
-                      f"find about {_ha(land)} ha more ({what_en})"}
+    if fit_used:
+        names = ", ".join(map(str, fit_used))
+        return {**base, "closest_site": str(fit_used[0]), "more_land_m2": land,
+                "zh": f"另有{uz}人未覆盖：{r:.0f}米内能容纳学校的地块（{names}）已推荐给其他学校，需另找用地约"
+                      f"{_ha(land)}公顷（{what_zh}）",
+                "en": f"{uz} more uncovered: the parcels within {r:.0f} m that hold a school ({names}) are "
+                      f"recommended for other schools; find about {_ha(land)} ha more ({what_en})"}
+    if len(within):  # every parcel in reach is too small
+        k = str(area[within].idxmax())
+        a = float(area[k])
+        more = max(0.0, smallest - a)
+        note_zh = "，已推荐作其他用途" if is_used[k] else ""
+        note_en = ", recommended for another school" if is_used[k] else ""
+        return {**base, "closest_site": k, "more_land_m2": more,
+                "zh": f"另有{uz}人未覆盖：{r:.0f}米内最大的地块{k}（{_ha(a)}公顷{note_zh}）比最小的"
+                      f"{sizes[0]}班{_ZH[lv]}（需{_ha(smallest)}公顷）还少{_ha(more)}公顷；"
+                      f"全部{uz}人需{what_zh}，约{_ha(land)}公顷",
+                "en": f"{uz} more uncovered: the largest parcel within {r:.0f} m, {k} ({_ha(a)} ha{note_en}), "
+                      f"is {_ha(more)} ha short of the smallest {sizes[0]}-class {noun} "
+                      f"({_ha(smallest)} ha); all {uz} need {what_en}, about {_ha(land)} ha"}
+    free = dist[~is_used]
     if len(free) and np.isfinite(free.min()):
         k = str(free.idxmin())
         return {**base, "closest_site": k, "more_land_m2": land,
-                "zh": f"另有{uz}人未覆盖：{r:.0f}米内无空闲地块（最近的{k}距{free.min():,.0f}米），"
+                "zh": f"另有{uz}人未覆盖：{r:.0f}米内无地块（最近的空闲地块{k}距{free.min():,.0f}米），"
                       f"需在本单元另找用地约{_ha(land)}公顷（{what_zh}）",
-                "en": f"{uz} more uncovered: no free parcel within {r:.0f} m (nearest {k} at "
+                "en": f"{uz} more uncovered: no parcel within {r:.0f} m (nearest free parcel {k} at "
                       f"{free.min():,.0f} m); find about {_ha(land)} ha in the zone ({what_en})"}
     return {**base, "more_land_m2": land,
             "zh": f"另有{uz}人未覆盖：无可达的空闲地块，需另找用地约{_ha(land)}公顷（{what_zh}）",
@@ -1949,9 +1978,23 @@ def reserve_land(
         Least unmet demand (pupils) a parcel must cover to be recommended, per level
         (default one class: 30 / 45 / 50).
     require_fit
-        Only parcels holding at least the smallest standard school of a level (its
-        land) are candidates for that level. Default False: every parcel competes and
-        a chosen one that is too small says so (``fits`` False, with the reason).
+        Kept for compatibility: every recommended site fits (only standard sizes whose
+        land fits a parcel are offered to the model); ``False`` changes nothing.
+    plan
+        The scenario's layout plan: demand and supply after the plan (module docstring,
+        step 3), its vacated buildings as candidates (when ``vacated`` is None), its new
+        schools' parcels taken, its expanded schools' extra land, and
+        ``summary["vacated_kindergarten"]`` (:func:`kindergarten_reuse` of its vacated
+        buildings in the planning year). ``walk_m`` must then have columns for the
+        plan's schools (new ones by their parcel id). None: the county as it is.
+    target_year
+        The year the plan's pupils are for (default the planning year): moved pupils of
+        another year are scaled by their township's forecast.
+    allow_expansion
+        Let existing schools add classes on their own plots instead of new schools.
+    time_limit_s
+        Time limit of each of the two MILP solves (s); ``summary["site_model_status"]``
+        says whether the optimum was proven.
 
     Returns
     -------
@@ -1959,18 +2002,24 @@ def reserve_land(
         ``zones``: per level ``demand_L`` (the year used), ``demand_plan_L``,
         ``demand_peak_L``, ``housing_L`` (of it, from new housing), ``year_L``,
         ``supply_L``, ``surplus_L``, ``deficit_L``, ``classes_L``, ``schools_L``,
-        ``school_size_L``, ``land_m2_L``, ``building_m2_L``, ``site_covered_L``
-        (deficit within reach of a recommended parcel), ``sites_L``; ``flag``,
-        ``reason_zh``, ``reason_en``. ``sites``: recommended parcels with ``level``,
-        ``area_m2``, ``land_needed_m2``, ``seats``, ``classes``, ``covered_demand``,
-        ``fits`` and reasons. ``developments``: :func:`check_developments`.
-        ``kindergarten``: :func:`kindergarten_shares`. ``summary``:
-        ``planning_year``, ``peak_year_L``, ``year_L``, ``land_m2_L``,
-        ``building_m2_L``, ``seats_short_L``, ``classes_short_L``,
-        ``schools_needed_L``, ``seats_unused_L``, ``sites_L`` (ids),
-        ``sites_chosen``, ``covered_by_sites_L``, ``uncovered_L``,
-        ``zones_flagged``, ``site_ranking`` (every candidate's coverable unmet demand
-        per level), ...
+        ``school_size_L``, ``land_m2_L``, ``building_m2_L`` (the zone alone),
+        ``moved_L``, ``site_covered_L`` (served by a recommendation), ``sites_L``,
+        ``uncovered_L``, ``land_to_find_m2_L``, ``more_land_m2_L``,
+        ``closest_site_L``, ``plan_extra_land_m2_L``, ``reason_zh_L`` /
+        ``reason_en_L``; ``flag``, ``reason_zh``, ``reason_en``. ``sites``:
+        recommendations (parcels, and ``source == "expansion"`` for classes added
+        to an existing school) with ``level``, ``area_m2``, ``land_needed_m2``,
+        ``building_needed_m2``, ``seats``, ``classes``, ``covered_demand``, ``zones``,
+        ``fits`` (always True) and reasons. ``developments``:
+        :func:`check_developments`. ``kindergarten``: :func:`kindergarten_shares`.
+        ``summary``: ``planning_year``, ``peak_year_L``, ``seats_short_L``,
+        ``classes_short_L``, ``schools_needed_L``, ``seats_unused_L``,
+        ``moved_in_L``, ``sites_L`` (ids), ``covered_by_sites_L``, ``uncovered_L``,
+        ``seats_recommended_L``, ``land_m2_L`` (to reserve) = ``land_m2_sites_L`` +
+        ``land_m2_to_find_L`` + ``land_m2_plan_expansion_L``, ``land_m2_zones_L``,
+        ``reason_zh_L`` / ``reason_en_L``, ``pools_L``, ``site_model_status``,
+        ``site_ranking``, ``plan_expansions`` (DataFrame), ``vacated_kindergarten``
+        (DataFrame or None), ``kindergarten_public_share_after``, ...
 
     Raises
     ------
@@ -1981,6 +2030,8 @@ def reserve_land(
         Unknown radius preset (presets listed), radii ≤ 0, bad sizes or year.
     CrsError
         Zones not in a metric CRS.
+    OptimizationError
+        The site model found no solution within ``time_limit_s``.
     """
     std = _standards(standards)
     rules = _rules(std, radius_preset, radius_m, sizes)
@@ -2092,7 +2143,8 @@ def reserve_land(
         out[f"closest_site_{lv}"] = closest
         extra = plan_land.groupby("zone_id")[f"extra_land_m2_{lv}"].sum() if lv != "kindergarten" else pd.Series(
             dtype=float)
-        out[f"plan_extra_land_m2_{lv}"] = extra.reindex(out.index).fillna(0.0).round(0)
+        out[f"plan_extra_land_m2_{lv}"] = pd.to_numeric(extra.reindex(out.index), errors="coerce").fillna(
+            0.0).round(0)
         lvl_sites = sites[(sites["level"] == lv)] if len(sites) else sites
         new = lvl_sites[lvl_sites["source"] != "expansion"] if len(lvl_sites) else lvl_sites
         summary[f"sites_{lv}"] = list(lvl_sites.index)
