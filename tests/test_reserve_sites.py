@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 from conftest import DEMO
 from schoolplan.reserve import kindergarten_reuse, reserve_land

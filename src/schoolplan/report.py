@@ -567,7 +567,8 @@ def _reserved_labels() -> dict[str, tuple[str, str]]:
            "capacity_children": ("校舍可容纳幼儿", "Building holds (children)"),
            "classes_before": ("现有班级", "Classes before"), "extra_land_m2": ("需增加用地（㎡）", "Extra land (m²)"),
            "extra_land_m2_primary": ("其中小学（㎡）", "Of it, primary (m²)"),
-           "extra_land_m2_junior": ("其中初中（㎡）", "Of it, junior (m²)")}
+           "extra_land_m2_junior": ("其中初中（㎡）", "Of it, junior (m²)"),
+           "site_recommendation": ("推荐用途", "Recommended as")}
     for key, (zh, en) in per_level.items():
         for lv in _LEVELS3:
             out[f"{key}_{lv}"] = (f"{LEVEL_LABELS[lv]['zh']}{zh}", f"{LEVEL_LABELS[lv]['en']}: {en}")

@@ -2189,8 +2189,9 @@ def reserve_land(
     kg_rows = demand["level"].eq("kindergarten") & demand["year"].astype(int).eq(plan_year)
     summary["vacated_kindergarten"] = None  # no plan, no vacated building, or no kindergarten forecast
     if plan is not None and vacated is not None and len(vacated) and kg_rows.any():
-        summary["vacated_kindergarten"] = kindergarten_reuse(
-            county, vacated, demand=demand, year=plan_year, quantile=quantile, standards=std)
+        reuse = kindergarten_reuse(county, vacated, demand=demand, year=plan_year, quantile=quantile,
+                                   standards=std)
+        summary["vacated_kindergarten"] = _reuse_vs_sites(reuse, sites, county)
     cols = [c for c in out.columns if c != "geometry"] + ["geometry"]
     return ReservedLand(zones=gpd.GeoDataFrame(out[cols], geometry="geometry", crs=zones.crs), sites=sites,
                         summary=summary, developments=devs, kindergarten=kg)
@@ -2284,6 +2285,35 @@ def _plan_vacated(county: County, plan: Any) -> gpd.GeoDataFrame:
     if areas:
         v = v.join(county.schools[areas], how="left")
     return v
+
+
+def _reuse_vs_sites(reuse: pd.DataFrame, sites: gpd.GeoDataFrame, county: County) -> pd.DataFrame:
+    """Make the kindergarten suggestion agree with the site model.
+
+    A vacated building the site model recommends for a primary or junior school is
+    not also suggested as a kindergarten (``site_recommendation`` names the site and
+    level); one it recommends as a kindergarten is.
+    """
+    out = reuse.copy()
+    by_school = {}
+    if "school_id" in county.sites:
+        by_school = {str(s): str(k) for k, s in county.sites["school_id"].dropna().items()}
+    rec = []
+    for bid in out.index:
+        sid = bid if bid in sites.index else by_school.get(bid)
+        if sid is None or sid not in sites.index:
+            rec.append("")
+            continue
+        lv = str(sites.loc[sid, "level"])
+        rec.append(f"{sid}: {lv}")
+        if lv == "kindergarten":
+            out.loc[bid, "reuse"] = "kindergarten"
+        elif out.loc[bid, "reuse"] == "kindergarten":
+            out.loc[bid, "reuse"] = None
+            out.loc[bid, "reason_zh"] += f"；但该校舍已推荐新建{_ZH[lv]}（{sid}）"
+            out.loc[bid, "reason_en"] += f"; but the site model recommends it for a {lv} school ({sid})"
+    out["site_recommendation"] = rec
+    return out
 
 
 def _kindergarten_after(summary: dict[str, Any], ind: pd.DataFrame) -> None:
