@@ -102,6 +102,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from scipy.sparse import identity as sp_identity
 
 from schoolplan.county import County
 from schoolplan.errors import (
@@ -1571,7 +1572,8 @@ def _plan_moves(county: County, plan: Any, zones: gpd.GeoDataFrame, pts: gpd.Geo
     v_zone = v_zone.fillna(_in_zones(v.geometry, zones)) if isinstance(v, gpd.GeoDataFrame) else v_zone
     ps = plan.schools.set_axis(plan.schools.index.map(str))
     s_zone = _in_zones(ps.geometry, zones)
-    a = a.assign(village_id=a["village_id"].map(str), stage=a["band"].map(lambda b: BANDS.get(b, {}).get("stage")))
+    a = a.assign(village_id=a["village_id"].map(lambda x: None if pd.isna(x) else str(x)),
+                 stage=a["band"].map(lambda b: BANDS.get(b, {}).get("stage")))
     outside = a[a["village_id"].map(v_zone).isna() & a["stage"].isin(RESERVE_LEVELS)]
     parts = []
     for col, sign in (("school_id", 1.0), ("school_before", -1.0)):
@@ -1588,12 +1590,13 @@ def _plan_moves(county: County, plan: Any, zones: gpd.GeoDataFrame, pts: gpd.Geo
     d = _demand_table(demand, quantile).set_index(["zone", "level", "year"])["pupils"]
     tw = v["township_id"].map(str) if "township_id" in v else pd.Series("", index=v.index)
     moved["township"] = moved["village_id"].map(tw)
+    base = d.xs(plan_year, level="year") if plan_year in d.index.get_level_values("year") else d.iloc[0:0]
     rows = []
     for y in years:
-        f = [float(d.get((t, lv, y), np.nan) / d.get((t, lv, plan_year), np.nan))
-             if (t, lv, plan_year) in d.index and d.get((t, lv, plan_year), 0.0) > 0 else 1.0
-             for t, lv in zip(moved["township"], moved["stage"], strict=True)]
-        f = np.nan_to_num(np.array(f, float), nan=1.0)
+        now = d.xs(y, level="year") if y in d.index.get_level_values("year") else d.iloc[0:0]
+        ratio = (now / base.where(base > 0)).rename("f")
+        key = pd.MultiIndex.from_arrays([moved["township"], moved["stage"]])
+        f = np.nan_to_num(ratio.reindex(key).to_numpy(float), nan=1.0)  # 1 without that township's forecast
         rows.append(moved.assign(year=y, pupils=moved["pupils"].to_numpy(float) * f))
     out = pd.concat(rows).groupby(["school_id", "zone_id", "stage", "year"], as_index=False)["pupils"].sum()
     out = out.rename(columns={"stage": "level"})
@@ -2129,7 +2132,7 @@ def reserve_land(
             zp = np.flatnonzero((pts["zone_id"].to_numpy() == z) & (solved.uncovered[lv] > 1e-6))
             note = _explain_uncovered(lv, z, float(left[z]), zp, S, cands, solved.used, rules, minimum[lv],
                                       solved.uncovered[lv])
-            pool = next((q for q in pools if z in q["zones"]), None)
+            pool = next((q for q in pools if z in q["zones"] and not q["residual"]), None)
             if pool is not None and len(pool["zones"]) > 1:
                 others = ", ".join(x for x in pool["zones"] if x != z)
                 note["zh"] += f"；与{others}合并计算：共{round(pool['pupils'])}人，需{pool['what_zh']}约{_ha(pool['land_m2'])}公顷"
@@ -2209,21 +2212,33 @@ def _pool_uncovered(pts: gpd.GeoDataFrame, u: np.ndarray, lv: str, rules: _Rules
     per-seat land of those schools' size :math:`m` (a pool smaller than the smallest
     standard school gets its seats' land, to add to a nearby plot or to pool with
     others, not a whole school's); smaller pools need no land. Straight lines are
-    shorter than walks, so pools are as large as the radius allows.
+    shorter than walks, so pools are as large as the radius allows. Once no radius
+    holds one class, the rest is one ``residual`` entry without land.
     """
     idx = np.flatnonzero(u > 1e-6)
     out: list[dict[str, Any]] = []
     if not len(idx):
         return out
+    from scipy.spatial import cKDTree
+
     xy = np.column_stack([pts.geometry.x.to_numpy()[idx], pts.geometry.y.to_numpy()[idx]])
-    near = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2)) <= rules.radius[lv]
+    tree = cKDTree(xy)
+    near = tree.sparse_distance_matrix(tree, rules.radius[lv], output_type="coo_matrix").tocsr()
+    near = (near + sp_identity(len(idx), format="csr")).astype(bool).astype(float)  # a point reaches itself
     w = u[idx].copy()
     zone = pts["zone_id"].to_numpy()[idx]
     cs, sizes = rules.class_size[lv], rules.sizes[lv]
     while w.sum() > 1e-6:
         held = near @ w
         c = int(np.argmax(held))
-        members = near[c] & (w > 0)
+        if held[c] < minimum:  # no pool can reach one class any more: the rest needs no land
+            members = w > 0
+            by_zone = pd.Series(w[members]).groupby(zone[members]).sum()
+            out.append({"zones": sorted(by_zone.index, key=str), "pupils": round(float(w.sum()), 1),
+                        "by_zone": {str(z): float(v) for z, v in by_zone.items()}, "schools": 0, "classes": 0,
+                        "size": 0, "land_m2": 0.0, "residual": True, "what_zh": "", "what_en": ""})
+            break
+        members = (near[[c]].toarray().ravel() > 0) & (w > 0)
         pupils = float(w[members].sum())
         by_zone = pd.Series(w[members]).groupby(zone[members]).sum()
         w[members] = 0.0
@@ -2232,7 +2247,7 @@ def _pool_uncovered(pts: gpd.GeoDataFrame, u: np.ndarray, lv: str, rules: _Rules
         out.append({"zones": sorted(by_zone.index, key=str), "pupils": round(pupils, 1),
                     "by_zone": {str(z): float(v) for z, v in by_zone.items()}, "schools": n, "classes": k,
                     "size": size, "land_m2": k * cs * rules.land_per_seat(lv, size) if k else 0.0,
-                    "what_zh": f"{k}个班的{_ZH[lv]}学位", "what_en": f"{k} {lv} classes"})
+                    "residual": False, "what_zh": f"{k}个班的{_ZH[lv]}学位", "what_en": f"{k} {lv} classes"})
     return out
 
 
