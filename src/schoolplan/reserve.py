@@ -1975,8 +1975,8 @@ def reserve_land(
         Seats replacing those of :func:`school_seats` (DataFrame indexed by school
         id with level columns), e.g. after a plan expands schools.
     sites_per_level
-        Number of sites to choose per level (default: the standard schools needed for
-        the level's total deficit, ⌈classes / largest size⌉).
+        Most new-school parcels per level (default: no cap; the model opens what the
+        deficit within reach needs).
     min_site_pupils
         Least unmet demand (pupils) a parcel must cover to be recommended, per level
         (default one class: 30 / 45 / 50).
