@@ -131,15 +131,18 @@ def test_radius_edge_499_vs_501_and_area_arithmetic() -> None:
     assert z.loc["Z1", "supply_primary"] == 300 and z.loc["Z1", "deficit_primary"] == 0
     assert z.loc["Z2", "supply_primary"] == 0 and z.loc["Z2", "deficit_primary"] == 200
     assert not z.loc["Z1", "flag"] and z.loc["Z2", "flag"]
-    # 200 pupils → ⌈200 / 45⌉ = 5 classes → 5 × 45 × 18 m² land, × 5.4 m² floor
+    # 200 pupils → ⌈200 / 45⌉ = 5 classes → the smallest standard primary school, 12 classes (540 seats),
+    # at 25 m² land and 6.6 m² floor per seat (12-class rows of the standards)
     assert z.loc["Z2", "classes_primary"] == 5
-    assert STD["class_size"]["primary"] == 45 and STD["land_per_pupil_m2"]["primary"] == 18.0
-    assert z.loc["Z2", "land_m2_primary"] == pytest.approx(5 * 45 * 18.0)
-    assert z.loc["Z2", "building_m2_primary"] == pytest.approx(5 * 45 * 5.4)
-    assert z.loc["Z2", "schools_primary"] == 1 and z.loc["Z2", "school_size_primary"] == 24
-    assert z.loc["Z2", "reason_zh"] == "缺小学学位200个（5个班），需预留约0.4公顷"
+    assert STD["class_size"]["primary"] == 45 and STD["land_per_pupil_by_size_m2"]["primary"]["12"] == 25.0
+    assert z.loc["Z2", "schools_primary"] == 1 and z.loc["Z2", "school_size_primary"] == 12
+    assert z.loc["Z2", "land_m2_primary"] == pytest.approx(12 * 45 * 25.0)
+    assert z.loc["Z2", "building_m2_primary"] == pytest.approx(12 * 45 * 6.6)
+    assert z.loc["Z2", "reason_zh"].startswith("缺小学学位200个（5个班）；另有200人无候选地块")
     assert "200 primary seats short (5 classes)" in z.loc["Z2", "reason_en"]
-    assert r.summary["land_m2_primary"] == pytest.approx(4050.0)
+    # no parcels: the land still to find is the 5 classes' seats at the 12-class rate, 5 × 45 × 25 m²
+    assert z.loc["Z2", "land_to_find_m2_primary"] == pytest.approx(5 * 45 * 25.0)
+    assert r.summary["land_m2_primary"] == pytest.approx(5625.0)
     assert r.summary["seats_short_primary"] == 200
     # the school's other 700 seats sit unused in Z1
     assert z.loc["Z1", "surplus_primary"] == 700 and r.summary["seats_unused_primary"] == 700
@@ -349,8 +352,7 @@ def test_site_choice_too_small_and_vacated() -> None:
     demand = zone_demand_rows({("Z1", "primary"): 620, ("Z2", "primary"): 100, ("Z3", "primary"): 100,
                                ("Z1", "kindergarten"): 100})
     walk = matrix({"Z1": [5000.0], "Z2": [5000.0], "Z3": [5000.0]}, ["P1"])
-    # primary (500 m): X1 reaches Z1 and Z2, X2 reaches Z3, X3 nothing, the vacated C9 Z1 only;
-    # with two sites X1 + X2 cover all 820 pupils, any pair with C9 only 720
+    # primary (500 m): X1 (0.8 ha) reaches Z1 and Z2, X2 (3 ha) Z3, the vacated C9 (0.25 ha) Z1 only
     site_walk = matrix({"Z1": [100.0, 900.0, NAN, 200.0], "Z2": [400.0, 900.0, NAN, 900.0],
                         "Z3": [900.0, 450.0, NAN, 900.0]}, ["X1", "X2", "X3", "C9"])
     vacated = gdf([{"name": "原东关小学", "level": "primary", "decision": "merge", "land_area_m2": 2500.0}],
@@ -358,24 +360,29 @@ def test_site_choice_too_small_and_vacated() -> None:
     r = reserve_land(county, demand, walk, site_walk_m=site_walk, points=one_point_each(zones),
                      sites_per_level={"primary": 2}, vacated=vacated)
     s = r.sites
-    assert set(s.index) == {"X1", "X2", "C9"}
-    assert set(r.summary["sites_primary"]) == {"X1", "X2"}
+    assert set(s.index) == {"X1", "X2"} and s["fits"].all() and r.summary["sites_not_fitting"] == []
+    # the smallest primary school (12 classes × 45 × 25 m² = 1.35 ha) fits neither X1 nor C9:
+    # X1 takes the kindergarten: 100 children → 4 classes → 6-class kindergarten (180 seats, 2,700 m²)
     x1 = s.loc["X1"]
-    # 720 pupils → 16 classes → smallest standard size 24 → 1080 seats × 18 m² = 19,440 m² > 8,000 m²
-    assert x1["covered_demand"] == pytest.approx(720) and x1["zones"] == "Z1,Z2"
-    assert x1["classes"] == 24 and x1["seats"] == 1080 and x1["land_needed_m2"] == pytest.approx(19440)
-    assert not x1["fits"] and "面积不足" in x1["reason_zh"] and "too small" in x1["reason_en"]
+    assert x1["level"] == "kindergarten" and x1["classes"] == 6 and x1["seats"] == 180
+    assert x1["land_needed_m2"] == pytest.approx(6 * 30 * 15.0) and x1["covered_demand"] == pytest.approx(100)
     x2 = s.loc["X2"]
     assert x2["area_m2"] == pytest.approx(200 * 150)  # from the polygon
-    assert x2["covered_demand"] == pytest.approx(100) and x2["fits"]
-    # the kindergarten deficit (100 at Z1, 300 m radius) goes to the vacated school building
-    c9 = s.loc["C9"]
-    assert c9["level"] == "kindergarten" and c9["site_type"] == "closed_school" and c9["source"] == "vacated"
-    assert c9["classes"] == 6 and c9["land_needed_m2"] == pytest.approx(6 * 30 * 15.0) and not c9["fits"]
-    assert r.summary["sites_chosen"] == 3 and set(r.summary["sites_not_fitting"]) == {"X1", "C9"}
+    assert x2["level"] == "primary" and x2["classes"] == 12 and x2["seats"] == 540
+    assert x2["covered_demand"] == pytest.approx(100) and x2["zones"] == "Z3"
+    assert r.summary["uncovered_primary"] == pytest.approx(720)
+    z = r.zones
+    # Z1: the largest parcel within 500 m is X1 (8,000 m², taken by the kindergarten), 5,500 m² short of
+    # the smallest primary school; C9 (2,500 m²) is smaller still
+    assert z.loc["Z1", "closest_site_primary"] == "X1"
+    assert z.loc["Z1", "more_land_m2_primary"] == pytest.approx(12 * 45 * 25.0 - 8000.0)
+    assert ("X1 (0.80 ha, recommended for another school), is 0.55 ha short of the smallest 12-class primary "
+            "school (1.35 ha)") in z.loc["Z1", "reason_en"]
+    assert "X1 (0.80 ha, recommended for another school)" in z.loc["Z2", "reason_en"]
     rank = r.summary["site_ranking"]
-    prim = rank[rank["level"] == "primary"].set_index("site_id")["coverable_demand"]
-    assert prim["X1"] == pytest.approx(720) and prim["X3"] == 0
+    prim = rank[rank["level"] == "primary"].set_index("site_id")
+    assert prim.loc["X1", "coverable_demand"] == pytest.approx(720) and prim.loc["X1", "largest_size_classes"] == 0
+    assert prim.loc["X3", "coverable_demand"] == 0
 
 
 def test_max_cover_prefers_the_site_covering_more() -> None:
@@ -387,10 +394,11 @@ def test_max_cover_prefers_the_site_covering_more() -> None:
     r = reserve_land(county, demand, walk, site_walk_m=site_walk, points=one_point_each(zones))
     assert r.summary["schools_needed_primary"] == 1  # 700 pupils = 16 classes ≤ 36
     assert r.summary["sites_primary"] == ["X2"] and r.summary["uncovered_primary"] == pytest.approx(300)
-    assert r.sites.loc["X2", "zones"] == "Z2,Z3"
+    # Z2 and Z3 pooled: 400 pupils → one 12-class school (540 seats), not two
+    assert r.sites.loc["X2", "zones"] == "Z2,Z3" and r.sites.loc["X2", "seats"] == 540
 
 
-def test_small_coverage_and_require_fit() -> None:
+def test_small_coverage_and_min_pupils() -> None:
     zones = zones_frame(3)
     county = town(zones=zones, sites=sites_frame())
     demand = zone_demand_rows({("Z1", "primary"): 600, ("Z3", "primary"): 30})
@@ -400,15 +408,13 @@ def test_small_coverage_and_require_fit() -> None:
     with pytest.warns(DataWarning, match="no rows for zone"):
         r = reserve_land(county, demand, walk, site_walk_m=site_walk, points=pts, sites_per_level={"primary": 2})
     demand = zone_demand_rows({("Z1", "primary"): 600, ("Z2", "primary"): 0, ("Z3", "primary"): 30})
-    # X2 would cover only 30 pupils, less than one class (45): not recommended
-    assert r.summary["sites_primary"] == ["X1"] and not r.sites.loc["X1", "fits"]
-    assert r.zones.loc["Z1", "site_covered_primary"] == 600 and r.zones.loc["Z1", "sites_primary"] == "X1"
-    assert r.zones.loc["Z3", "site_covered_primary"] == 0
-    fit = reserve_land(county, demand, walk, site_walk_m=site_walk, points=pts, require_fit=True,
-                       min_site_pupils={"primary": 10})
-    # X1 (0.8 ha) cannot hold a 24-class primary (1.944 ha): only X2 competes
-    assert fit.summary["sites_primary"] == ["X2"] and fit.sites.loc["X2", "fits"]
-    assert fit.summary["uncovered_primary"] == pytest.approx(600)
+    # X1 (0.8 ha) holds no primary school; X2 would cover only 30 pupils, less than one class (45)
+    assert r.summary["sites_primary"] == [] and len(r.sites) == 0
+    assert r.zones.loc["Z1", "more_land_m2_primary"] == pytest.approx(12 * 45 * 25.0 - 8000.0)
+    assert "less than one class" in r.zones.loc["Z3", "reason_en"]
+    low = reserve_land(county, demand, walk, site_walk_m=site_walk, points=pts, min_site_pupils={"primary": 10})
+    assert low.summary["sites_primary"] == ["X2"] and low.sites.loc["X2", "fits"]
+    assert low.sites.loc["X2", "classes"] == 12 and low.summary["uncovered_primary"] == pytest.approx(600)
 
 
 def test_one_level_per_parcel() -> None:
@@ -416,12 +422,18 @@ def test_one_level_per_parcel() -> None:
     county = town(zones=zones, sites=sites_frame())
     demand = zone_demand_rows({("Z1", "primary"): 600, ("Z1", "junior"): 400})
     walk = matrix({"Z1": [5000.0]}, ["P1"])
-    # X1 is within 500 m (primary and junior), X2 only within 1,000 m (junior)
-    site_walk = matrix({"Z1": [100.0, 900.0]}, ["X1", "X2"])
+    # X2 (3 ha) is within reach of both levels; X1 (0.8 ha) holds neither
+    site_walk = matrix({"Z1": [100.0, 400.0]}, ["X1", "X2"])
     r = reserve_land(county, demand, walk, site_walk_m=site_walk, points=one_point_each(zones))
-    assert r.summary["sites_primary"] == ["X1"] and r.summary["sites_junior"] == ["X2"]
-    assert r.sites.index.is_unique and r.sites.loc["X2", "level"] == "junior"
-    assert r.sites.loc["X2", "seats"] == 24 * 50
+    assert r.sites.index.is_unique and list(r.sites.index) == ["X2"]
+    # covering 600 primary pupils beats 400 junior ones: ⌈600 / 45⌉ = 14 classes → an 18-class school
+    x2 = r.sites.loc["X2"]
+    assert x2["level"] == "primary" and x2["classes"] == 18 and x2["seats"] == 810
+    assert x2["land_needed_m2"] == pytest.approx(18 * 45 * 25.0) and x2["fits"]
+    assert r.summary["uncovered_junior"] == pytest.approx(400)
+    # X2, which holds a junior school, went to primary: the 400 need a whole 12-class school's land elsewhere
+    assert r.zones.loc["Z1", "more_land_m2_junior"] == pytest.approx(12 * 50 * 23.0)
+    assert "(X2) are recommended for other schools" in r.zones.loc["Z1", "reason_en"]
 
 
 # --------------------------------------------------------------------------- kindergartens, developments
@@ -581,9 +593,13 @@ def test_demo_county() -> None:
     for lv in ("kindergarten", "primary", "junior"):
         assert (z[f"deficit_{lv}"] >= 0).all()
         assert (z[f"supply_{lv}"] <= z[f"demand_{lv}"] + 1e-6).all()
-        cs = r.summary["class_size"][lv]
-        assert r.summary[f"land_m2_{lv}"] == pytest.approx(
-            z[f"classes_{lv}"].sum() * cs * STD["land_per_pupil_m2"][lv])
+        s = r.summary
+        assert s[f"land_m2_{lv}"] == pytest.approx(
+            s[f"land_m2_sites_{lv}"] + s[f"land_m2_to_find_{lv}"] + s[f"land_m2_plan_expansion_{lv}"])
+        assert z[f"land_to_find_m2_{lv}"].sum() == pytest.approx(s[f"land_m2_to_find_{lv}"], abs=len(z))
+        assert s[f"covered_by_sites_{lv}"] + s[f"uncovered_{lv}"] == pytest.approx(s[f"seats_short_{lv}"],
+                                                                                    abs=0.5)
+    assert r.sites["fits"].all()
     assert r.summary["zones_flagged"] >= 1
     assert r.summary["sites_chosen"] >= 1 and r.sites.index.is_unique
     assert r.developments["flag"].any()  # the large development without school land

@@ -230,15 +230,29 @@ def _moves(r: ScenarioResult, sid: str, lang: str = "zh") -> list[dict[str, Any]
 
 
 def _reserved_view(r: ScenarioResult, lang: str) -> dict[str, Any]:
-    """Headline figures, deficit zones and recommended sites of the reserved-land result."""
+    """Headline figures, per-zone explanation, recommended sites, plan expansions and vacated buildings.
+
+    Every number comes from ``r.reserved`` (zones, sites, summary) unchanged, so the
+    report, the XLSX sheets and the GeoPackage layers show the same figures.
+    """
     res = r.reserved
     summ = res.summary
     zh = lang == "zh"
     rows = []
     for lv in _LEVELS3:
         name = LEVEL_LABELS[lv][lang]
-        rows.append((f"{name}{'服务半径内学位缺口' if zh else ' seats short within the service radius'}", _fmt(summ.get(f"seats_short_{lv}"))))
-        rows.append((f"{name}{'预留用地（㎡）' if zh else ' land to reserve (m²)'}", _fmt(summ.get(f"land_m2_{lv}"))))
+        rows.append((f"{name}{'服务半径内学位缺口' if zh else ' seats short within the service radius'}",
+                     _fmt(summ.get(f"seats_short_{lv}"))))
+        rows.append((f"{name}{'预留用地合计（㎡）' if zh else ' land to reserve (m²)'}",
+                     _fmt(summ.get(f"land_m2_{lv}"))
+                     + (f"（推荐地块 {_fmt(summ.get(f'land_m2_sites_{lv}'))}；待落实 {_fmt(summ.get(f'land_m2_to_find_{lv}'))}；"
+                        f"扩建学校周边 {_fmt(summ.get(f'land_m2_plan_expansion_{lv}'))}）" if zh else
+                        f" (on recommended parcels {_fmt(summ.get(f'land_m2_sites_{lv}'))}; still to find "
+                        f"{_fmt(summ.get(f'land_m2_to_find_{lv}'))}; next to expanded schools "
+                        f"{_fmt(summ.get(f'land_m2_plan_expansion_{lv}'))})")))
+        reason = summ.get(f"reason_{lang}_{lv}")
+        if reason:
+            rows.append((f"{name}{'结论' if zh else ': conclusion'}", reason))
     rows.append(("需预留用地的控规单元" if zh else "Zones needing land", ", ".join(summ.get("zones_flagged_ids", []))))
     rows.append(("缺少配套学校用地的住宅项目" if zh else "Developments without school land",
                  ", ".join(summ.get("developments_flagged_ids", []))))
@@ -246,14 +260,36 @@ def _reserved_view(r: ScenarioResult, lang: str) -> dict[str, Any]:
                             ("kindergarten_inclusive_share", "普惠性幼儿园覆盖率", "Inclusive share")):
         if key in summ:
             gap = summ.get(f"{key}_gap_seats", 0)
-            rows.append((zh_l if zh else en_l, f"{_fmt(summ[key], 'share')}" +
-                         (f"（缺{gap}个学位）" if zh and gap else f" ({gap} seats short)" if gap else "")))
-    zones = res.zones[res.zones["flag"]] if "flag" in res.zones else res.zones
-    zone_rows = [{"name": z["name"], "reason": z["reason_zh" if zh else "reason_en"]} for _, z in zones.iterrows()]
+            after = summ.get(f"{key}_after")
+            text = _fmt(summ[key], "share") + (f"（缺{gap}个学位）" if zh and gap else f" ({gap} seats short)" if gap else "")
+            if after is not None:
+                text += (f"；推荐幼儿园按公办建成后 {_fmt(after, 'share')}" if zh else
+                         f"; {_fmt(after, 'share')} once the recommended kindergartens open as public")
+            rows.append((zh_l if zh else en_l, text))
+    zone_rows = []
+    for zid, z in res.zones.iterrows():
+        for lv in _LEVELS3:
+            if z.get(f"deficit_{lv}", 0) <= 0:
+                continue
+            zone_rows.append({
+                "name": z.get("name", zid), "level": LEVEL_LABELS[lv][lang],
+                "demand_plan": _fmt(z.get(f"demand_plan_{lv}")), "demand_peak": _fmt(z.get(f"demand_peak_{lv}")),
+                "supply": _fmt(z.get(f"supply_{lv}")), "deficit": _fmt(z.get(f"deficit_{lv}")),
+                "sites": z.get(f"sites_{lv}") or "—",
+                "reason": z.get(f"reason_{lang}_{lv}") or z.get("reason_zh" if zh else "reason_en")})
     site_rows = [{"id": sid, "name": x.get("name"), "level": LEVEL_LABELS.get(x.get("level"), {}).get(lang, ""),
                   "area": _fmt(x.get("area_m2")), "need": _fmt(x.get("land_needed_m2")), "seats": _fmt(x.get("seats")),
+                  "classes": _fmt(x.get("classes")), "covered": _fmt(x.get("covered_demand")),
                   "reason": x.get("reason_zh" if zh else "reason_en")} for sid, x in res.sites.iterrows()]
-    return {"rows": rows, "zones": zone_rows, "sites": site_rows}
+    exp = summ.get("plan_expansions")
+    exp_rows = [] if exp is None else [{"name": e["name"], "extra": _fmt(e["extra_land_m2"]),
+                                        "reason": e["reason_zh" if zh else "reason_en"]} for _, e in exp.iterrows()]
+    reuse = summ.get("vacated_kindergarten")
+    reuse_rows = [] if reuse is None else [
+        {"id": sid, "name": r.plan.schools["name"].get(sid, sid) if "name" in r.plan.schools else sid,
+         "shortfall": _fmt(x["shortfall"]), "kg": x["reuse"] == "kindergarten",
+         "reason": x["reason_zh" if zh else "reason_en"]} for sid, x in reuse.iterrows()]
+    return {"rows": rows, "zones": zone_rows, "sites": site_rows, "expansions": exp_rows, "reuse": reuse_rows}
 
 
 _MISSING_NOTES: dict[str, tuple[str, str]] = {
@@ -503,10 +539,77 @@ def _extra_sheets(wb: Any, results: Sequence[ScenarioResult], labels: dict[str, 
     _sheet(wb, "data_quality", dq.drop_duplicates(subset=["message"]).reset_index(drop=True), lab)
 
 
+def _reserved_labels() -> dict[str, tuple[str, str]]:
+    """Chinese / English headers of the reserved-land sheets (per-level columns expanded)."""
+    per_level = {
+        "demand": ("需求（用于测算）", "Demand (sizing year)"), "demand_plan": ("规划年需求", "Demand, planning year"),
+        "demand_peak": ("峰值需求", "Demand, peak"), "housing": ("其中新建住宅", "Of it, new housing"),
+        "moved": ("其中规划迁入", "Of it, moved in by the plan"), "year": ("测算年份", "Sizing year"),
+        "supply": ("服务半径内学位", "Seats within radius"), "surplus": ("富余学位", "Seats unused"),
+        "deficit": ("学位缺口", "Seats short"), "classes": ("缺口班数", "Classes short"),
+        "schools": ("标准学校（所）", "Standard schools"), "school_size": ("标准规模（班）", "Standard size (classes)"),
+        "land_m2": ("单独建校用地（㎡）", "Land if built alone (m²)"),
+        "building_m2": ("单独建校建筑面积（㎡）", "Floor if built alone (m²)"),
+        "site_covered": ("推荐地块解决", "Served by recommendations"), "sites": ("推荐地块", "Recommendations"),
+        "uncovered": ("未解决", "Uncovered"), "land_to_find_m2": ("待落实用地（㎡）", "Land still to find (m²)"),
+        "more_land_m2": ("还需增加用地（㎡）", "More land needed (m²)"),
+        "closest_site": ("最接近的地块", "Closest parcel"),
+        "plan_extra_land_m2": ("扩建学校周边用地（㎡）", "Land next to expanded schools (m²)"),
+        "reason_zh": ("说明", "Reason (zh)"), "reason_en": ("说明（英文）", "Reason"),
+    }
+    out = {"zone_id": ("控规单元", "Zone"), "flag": ("需预留", "Needs land"), "site_id": ("地块", "Site"),
+           "site_type": ("用地类型", "Site type"), "area_m2": ("地块面积（㎡）", "Parcel area (m²)"),
+           "land_needed_m2": ("需用地（㎡）", "Land needed (m²)"),
+           "building_needed_m2": ("需建筑面积（㎡）", "Floor needed (m²)"),
+           "building_area_m2": ("现有建筑面积（㎡）", "Existing floor (m²)"), "seats": ("学位", "Seats"),
+           "covered_demand": ("解决学生", "Pupils served"), "zones": ("服务单元", "Zones served"),
+           "fits": ("面积满足", "Fits"), "source": ("来源", "Source"), "radius_m": ("服务半径（米）", "Radius (m)"),
+           "children_within": ("半径内幼儿园需求", "Children within radius"),
+           "seats_within": ("半径内可用学位", "Places within radius"),
+           "shortfall": ("无学位幼儿", "Children without a place"),
+           "capacity_children": ("校舍可容纳幼儿", "Building holds (children)"),
+           "classes_before": ("现有班级", "Classes before"), "extra_land_m2": ("需增加用地（㎡）", "Extra land (m²)"),
+           "extra_land_m2_primary": ("其中小学（㎡）", "Of it, primary (m²)"),
+           "extra_land_m2_junior": ("其中初中（㎡）", "Of it, junior (m²)"),
+           "site_recommendation": ("推荐用途", "Recommended as")}
+    for key, (zh, en) in per_level.items():
+        for lv in _LEVELS3:
+            out[f"{key}_{lv}"] = (f"{LEVEL_LABELS[lv]['zh']}{zh}", f"{LEVEL_LABELS[lv]['en']}: {en}")
+    return out
+
+
+def _reserved_sheets(wb: Any, results: Sequence[ScenarioResult], labels: Mapping[str, tuple[str, str]]) -> None:
+    """Sheets reserved_land (zones), reserved_sites, plan_expansion_land and vacated_reuse."""
+    labs = {**labels, **_reserved_labels()}
+    done = [r for r in results if r.reserved is not None]
+    if not done:
+        return
+
+    def frame(get: Any) -> pd.DataFrame | None:
+        parts = [get(r).assign(scenario=r.name) for r in done if get(r) is not None and len(get(r))]
+        if not parts:
+            return None
+        f = pd.concat(parts, ignore_index=True)
+        return f[["scenario", *[c for c in f.columns if c != "scenario"]]]
+
+    sheets = {
+        "reserved_land": lambda r: pd.DataFrame(r.reserved.zones.drop(columns="geometry")).reset_index(),
+        "reserved_sites": lambda r: pd.DataFrame(r.reserved.sites.drop(columns="geometry")).reset_index(),
+        "plan_expansion_land": lambda r: r.reserved.summary.get("plan_expansions"),
+        "vacated_reuse": lambda r: None if r.reserved.summary.get("vacated_kindergarten") is None else
+        r.reserved.summary["vacated_kindergarten"].reset_index(),
+    }
+    for title, get in sheets.items():
+        f = frame(get)
+        if f is not None:
+            _sheet(wb, title, f, labs)
+
+
 def write_xlsx(results: Sequence[ScenarioResult], path: Path) -> Path:
     """Formatted comparison workbook: Chinese headers with an English second row.
 
-    Sheets: summary, schools, assignment, seats_by_year, reserved_land (when computed).
+    Sheets: summary, schools, assignment, seats_by_year; reserved_land (zones), reserved_sites,
+    plan_expansion_land and vacated_reuse when reserved land was computed.
     """
     from openpyxl import Workbook
 
@@ -528,11 +631,7 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path) -> Path:
     d = results[0].demand.groupby(["zone", "level", "year"], as_index=False)[["p10", "p50", "p90"]].sum()
     _sheet(wb, "seats_by_year", d, labels)
     _extra_sheets(wb, results, labels)
-    res_zones = [pd.DataFrame(r.reserved.zones.drop(columns="geometry")).reset_index().assign(scenario=r.name)
-                 for r in results if r.reserved is not None]
-    if res_zones:
-        z = pd.concat(res_zones, ignore_index=True)
-        _sheet(wb, "reserved_land", z[["scenario", *[c for c in z.columns if c != "scenario"]]], labels)
+    _reserved_sheets(wb, results, labels)
     import datetime as dt
 
     wb.properties.creator = f"schoolplan {__version__}"

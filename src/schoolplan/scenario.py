@@ -247,24 +247,23 @@ def _reserve(sc: Scenario, county: Any, demand: pd.DataFrame, plan: Any, walk_g:
     pts = cache.get(("zone_points", str(county.source), sc.reserve.spacing_m),
                     lambda: zone_points(county.zones, spacing_m=sc.reserve.spacing_m, villages=county.villages))
     m_per_min = float(walk_g.profile.data.get("default_speed_kmh", 4.0)) * 1000.0 / 60.0
-    schools = county.schools[county.schools["status"] == "open"]
-    # buildings this plan empties (schools closed before the plan are already candidate sites)
-    vacated = plan.schools[plan.schools["decision"].isin(["merge", "convert"])]
-    areas = [c for c in ("land_area_m2", "building_area_m2") if c in county.schools]
-    vacated = vacated.join(county.schools[areas], how="left")
-    walk_s = _matrix(walk_g, pts, schools[["geometry"]], 60.0, ("zone_walk", str(county.source)), cache,
-                     sc.network.max_snap_m) * m_per_min
-    site_geo = pd.concat([county.sites[["geometry"]].set_geometry(county.sites.geometry.centroid),
-                          vacated[["geometry"]].loc[~vacated.index.isin(schools.index)]])
-    site_geo = gpd.GeoDataFrame(site_geo[~site_geo.index.duplicated()], geometry="geometry", crs=county.crs)
-    walk_sites = _matrix(walk_g, pts, site_geo, 60.0, ("site_walk", str(county.source), tuple(site_geo.index)),
-                         cache, sc.network.max_snap_m) * m_per_min
-    closed_now = vacated[vacated.index.isin(schools.index)]
-    if len(closed_now):
-        walk_sites = walk_sites.join(walk_s[closed_now.index])
-    return reserve_land(county, demand, walk_s.drop(columns=closed_now.index, errors="ignore"),
-                        site_walk_m=walk_sites, year=sc.reserve.planning_year or sc.scenario.target_year,
-                        standards=std, radius_preset=sc.reserve.radius_preset, vacated=vacated, points=pts)
+    # one walking matrix (cached across scenarios) from the demand points to every school building and parcel
+    schools = county.schools[county.schools["status"].isin(["open", "closed"])]
+    sites = county.sites
+    dest = pd.concat([schools[["geometry"]], sites[["geometry"]].set_geometry(sites.geometry.centroid)])
+    dest = gpd.GeoDataFrame(dest[~dest.index.duplicated()], geometry="geometry", crs=county.crs)
+    walk = _matrix(walk_g, pts, dest, 60.0, ("zone_walk", str(county.source), sc.reserve.spacing_m), cache,
+                   sc.network.max_snap_m) * m_per_min
+    ps = plan.schools
+    seats_at = [s for s in ps.index[ps["decision"].isin(["keep", "expand", "new"])] if s in walk.columns]
+    kgs = [s for s in schools.index[(schools["status"] == "open") & (schools["level"] == "kindergarten")]
+           if s in walk.columns and s not in set(seats_at)]
+    vacated = [s for s in ps.index[ps["decision"].isin(["merge", "convert", "vacant"])] if s in walk.columns]
+    site_cols = list(dict.fromkeys([*sites.index, *vacated]))
+    return reserve_land(county, demand, walk[seats_at + kgs], site_walk_m=walk[site_cols],
+                        year=sc.reserve.planning_year or sc.scenario.target_year,
+                        target_year=sc.scenario.target_year, standards=std, radius_preset=sc.reserve.radius_preset,
+                        points=pts, plan=plan)
 
 
 def run_scenarios(
