@@ -1,18 +1,22 @@
-"""Readers: every road source becomes the same list of tagged polylines (``_Pieces``).
+"""Readers: every road source becomes the same list of tagged polylines
+(:class:`~schoolplan.network._core.Pieces`).
 
 A *piece* is one OSM way, one road-layer line or one graph edge: an ordered run of
 vertices plus its tags. Vertices carry a key when their identity is known (OSM node
 id, graph node) and are matched by coordinates otherwise (road layers, interior
 points of graph-edge geometries).
+
+:func:`read_source` dispatches on the kind of source. OSM files read with pyosmium
+are remembered (one file, keyed by path, size and modification time), so building
+the bus and the walking graph of a county reads its PBF once.
 """
 
 from __future__ import annotations
 
 import math
 import tempfile
-import warnings
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +25,25 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
-from numpy.typing import NDArray
 from pyproj import CRS
 
-from schoolplan.errors import CrsError, DataWarning, InputFileError, NetworkError
+from schoolplan.errors import ConfigError, CrsError, DataWarning, InputFileError, NetworkError
+from schoolplan.network._core import Pieces, warn_caller
 
-__all__: list[str] = []
+__all__ = [
+    "LAYER_SUFFIXES",
+    "OSM_TAGS",
+    "PBF_SUFFIXES",
+    "XML_SUFFIXES",
+    "pieces_from_lines",
+    "pieces_from_networkx",
+    "read_graphml",
+    "read_osm_osmium",
+    "read_osm_xml_osmnx",
+    "read_road_file",
+    "read_source",
+    "source_kind",
+]
 
 #: OSM way tags read from OSM files.
 OSM_TAGS: tuple[str, ...] = (
@@ -40,24 +57,6 @@ XML_SUFFIXES = (".osm", ".xml", ".osm.xml", ".osm.bz2", ".osm.gz")
 LAYER_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".fgb", ".gdb", ".zip", ".sqlite", ".gml", ".kml")
 
 
-@dataclass
-class _Pieces:
-    """Tagged polylines from one source (internal)."""
-
-    crs: CRS
-    ptr: NDArray[np.int64]  # piece i has vertices ptr[i]:ptr[i+1]
-    vx: NDArray[np.float64]
-    vy: NDArray[np.float64]
-    vkey: NDArray[np.int64]  # >= 0: identity key; -1: match by coordinates
-    tags: list[dict[str, Any]]
-    label: str
-    unknown_class: str = "exclude"  # or "default" (road layers)
-    minutes: NDArray[np.float64] | None = None  # explicit travel time per piece
-    direction: NDArray[np.int8] | None = None  # 0 from tags, 1 forward only, 2 both ways
-    node_ids: NDArray[np.int64] | None = None  # external id per key (graph inputs)
-    n_missing_ways: int = 0
-
-
 def _osm_tags(t: Any) -> dict[str, Any]:
     out = {k: t.get(k) for k in OSM_TAGS if t.get(k) is not None}
     hz = str(out.get("hazard", "")).lower()
@@ -66,7 +65,7 @@ def _osm_tags(t: Any) -> dict[str, Any]:
     return out
 
 
-def read_osm_osmium(path: Path) -> _Pieces:
+def read_osm_osmium(path: Path) -> Pieces:
     """Read highway ways of an OSM PBF or XML file with pyosmium.
 
     Ways whose nodes are missing from the extract are cut at the missing nodes
@@ -116,7 +115,7 @@ def read_osm_osmium(path: Path) -> _Pieces:
         raise InputFileError(f"cannot read the OSM file: {exc}", file=str(path),
                              fix="check that the file is a complete .osm.pbf / .osm extract "
                                  "(re-download or re-export it)") from None
-    return _Pieces(crs=CRS.from_epsg(4326), ptr=np.asarray(ptr, dtype=np.int64),
+    return Pieces(crs=CRS.from_epsg(4326), ptr=np.asarray(ptr, dtype=np.int64),
                    vx=np.asarray(vx, dtype=np.float64), vy=np.asarray(vy, dtype=np.float64),
                    vkey=np.asarray(vkey, dtype=np.int64), tags=tags, label=str(path),
                    n_missing_ways=n_missing, node_ids=None)
@@ -187,7 +186,7 @@ def pieces_from_networkx(
     crs: Any,
     label: str,
     unknown_class: str = "exclude",
-) -> _Pieces:
+) -> Pieces:
     """Convert a (Multi)(Di)Graph with node ``x``/``y`` into pieces (one per edge)."""
     crs_value = crs if crs is not None else G.graph.get("crs")
     if crs_value is None:
@@ -273,7 +272,7 @@ def pieces_from_networkx(
         raise NetworkError(f"edges without a valid '{wname}' travel time (must be a number ≥ 0)",
                            rows=missing_w, fix=f"set '{wname}' on every edge, or pass weight=None to use the profile")
     n_pieces = len(tags)
-    return _Pieces(
+    return Pieces(
         crs=gcrs, ptr=np.asarray(ptr, dtype=np.int64), vx=np.asarray(vx, dtype=np.float64),
         vy=np.asarray(vy, dtype=np.float64), vkey=np.asarray(vkey, dtype=np.int64), tags=tags,
         label=label, unknown_class=unknown_class,
@@ -308,7 +307,7 @@ def pieces_from_lines(
     oneway_column: str | None = None,
     bad_road_column: str | None = None,
     name_column: str | None = None,
-) -> _Pieces:
+) -> Pieces:
     """Convert a road line layer into pieces; columns are found by the ROADS schema aliases."""
     from schoolplan._validate import normalise_columns
     from schoolplan.schema import LAYERS
@@ -343,8 +342,8 @@ def pieces_from_lines(
             raise NetworkError(f"column '{c}' not found in the road layer", file=label, column=c,
                                fix=f"columns are: {', '.join(map(str, gdf.columns))}")
     if cols["highway"] is None and cols["speed_kmh"] is None:
-        warnings.warn(f"{label}: no road-class or speed column found (e.g. 道路等级, 设计速度); "
-                      "every road gets the profile's default speed", DataWarning, stacklevel=4)
+        warn_caller(f"{label}: no road-class or speed column found (e.g. 道路等级, 设计速度); "
+                      "every road gets the profile's default speed", DataWarning)
     sub = gdf.loc[is_line.to_numpy()]
     parts = sub.explode(index_parts=False)
     parts = parts[~parts.geometry.is_empty]
@@ -377,7 +376,7 @@ def pieces_from_lines(
     keep_v = np.repeat(ok, counts)
     coords = coords[keep_v]
     ptr = np.concatenate([[0], np.cumsum(counts[ok])]).astype(np.int64)
-    return _Pieces(crs=CRS.from_user_input(gdf.crs), ptr=ptr, vx=coords[:, 0].astype(np.float64),
+    return Pieces(crs=CRS.from_user_input(gdf.crs), ptr=ptr, vx=coords[:, 0].astype(np.float64),
                    vy=coords[:, 1].astype(np.float64), vkey=np.full(len(coords), -1, dtype=np.int64),
                    tags=tags, label=label, unknown_class="default")
 
@@ -420,3 +419,90 @@ def pieces_from_place(name: str, *, network_type: str, label: str) -> nx.MultiDi
                 "(e.g. from download.geofabrik.de or a clip made with osmium)",
         ) from None
 
+
+
+# --------------------------------------------------------------------------- dispatch
+_OSM_MEMO: dict[tuple[str, int, int], Pieces] = {}
+
+
+def read_osm_once(path: Path) -> Pieces:
+    """:func:`read_osm_osmium`, remembering the last file read (keyed by its resolved
+    path, size and modification time), so that the bus and the walking graph of one
+    county parse its OSM file once. The pieces are never modified after reading."""
+    st = path.stat()
+    key = (str(path.resolve()), int(st.st_size), int(st.st_mtime_ns))
+    hit = _OSM_MEMO.get(key)
+    if hit is not None:
+        return hit
+    pieces = read_osm_osmium(path)
+    _OSM_MEMO.clear()  # one file at a time: a province PBF must not stay in memory for ever
+    _OSM_MEMO[key] = pieces
+    return pieces
+
+
+def read_source(
+    source: Any,
+    *,
+    kind: str,
+    label: str,
+    respect_oneway: bool,
+    network_type: str,
+    layer: str | None,
+    encoding: str | None,
+    engine: str | None,
+    online: bool,
+    weight: str | None,
+    weight_unit: str,
+    source_crs: Any,
+    columns: dict[str, str | None],
+) -> Pieces:
+    """Read any ``build_graph`` source into pieces.
+
+    Parameters
+    ----------
+    source, kind, label
+        The source, its kind (:func:`source_kind`) and its name for messages.
+    respect_oneway, network_type
+        From the profile: osmnx reads OSM XML one-way aware only when the profile
+        respects one-way rules; place downloads use the profile's network type.
+    columns
+        Road-layer column names: ``class_column``, ``speed_column``, ``maxspeed_column``,
+        ``oneway_column``, ``bad_road_column`` (None: found by the schema aliases).
+    layer, encoding, engine, online, weight, weight_unit, source_crs
+        As in :func:`schoolplan.network.build_graph`.
+    """
+    readers: dict[str, Callable[[], Pieces]] = {
+        "pbf": lambda: read_osm_once(Path(source)),
+        "xml": lambda: _read_xml(Path(source), engine=engine, respect_oneway=respect_oneway, label=label),
+        "graphml": lambda: pieces_from_networkx(read_graphml(Path(source)), weight=weight,
+                                                weight_unit=weight_unit, crs=source_crs, label=label),
+        "networkx": lambda: pieces_from_networkx(source, weight=weight, weight_unit=weight_unit,
+                                                 crs=source_crs, label=label),
+        "layer": lambda: pieces_from_lines(read_road_file(Path(source), layer=layer, encoding=encoding),
+                                           label=label, **columns),
+        "lines": lambda: pieces_from_lines(source, label=label, **columns),
+        "place": lambda: _read_place(str(source), online=online, network_type=network_type, label=label),
+    }
+    return readers[kind]()
+
+
+def _read_xml(path: Path, *, engine: str | None, respect_oneway: bool, label: str) -> Pieces:
+    compressed = str(path).lower().endswith((".bz2", ".gz"))
+    eng = engine or ("osmium" if compressed else "osmnx")
+    if eng == "osmium":
+        return read_osm_once(path)
+    if eng != "osmnx":
+        raise ConfigError(f"unknown engine '{engine}'", fix="use 'osmnx' or 'osmium'")
+    G, n_drop = read_osm_xml_osmnx(path, bidirectional=not respect_oneway)
+    pieces = pieces_from_networkx(G, weight=None, weight_unit="min", crs=None, label=label)
+    pieces.n_missing_ways = n_drop
+    return pieces
+
+
+def _read_place(name: str, *, online: bool, network_type: str, label: str) -> Pieces:
+    if not online:
+        raise InputFileError(
+            "file not found (and downloading by place name is off)", file=name,
+            fix="check the path, or pass online=True to download the place from OpenStreetMap")
+    G = pieces_from_place(name, network_type=network_type, label=label)
+    return pieces_from_networkx(G, weight=None, weight_unit="min", crs=None, label=label)

@@ -11,12 +11,19 @@ Points farther than ``max_snap_m`` (default 2 km) from every road are flagged
 road lies on a part dropped from routing (not strongly connected with the rest)
 are flagged ``"dropped"`` and are unreachable. Both are reported with an
 :class:`~schoolplan.errors.UnreachableWarning` naming the ids.
+
+:func:`prepare_points` snaps once and returns :class:`SnappedPoints`, which every
+query (:func:`~schoolplan.network.travel_time_matrix`,
+:func:`~schoolplan.network.travel_times_long`, :func:`~schoolplan.network.nearest`,
+:func:`~schoolplan.network.isochrones`) takes in place of a GeoDataFrame: 300,000
+villages are then validated, reprojected and snapped once per graph, not once per
+query. Snapped points remember their graph and refuse any other.
 """
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -35,25 +42,72 @@ from schoolplan.errors import (
     UnreachableWarning,
     format_rows,
 )
+from schoolplan.network._core import warn_caller
 from schoolplan.network.graph import RoadGraph
 
-__all__ = ["snap_points"]
+__all__ = ["SnappedPoints", "prepare_points", "resolve_points", "snap_points", "snap_xy"]
 
 F64 = NDArray[np.float64]
 I64 = NDArray[np.int64]
 
 
+#: snapping options and their defaults (the same in every query)
+SNAP_DEFAULTS: dict[str, Any] = {"max_snap_m": 2000.0, "snap_far": False, "snap_dropped": False,
+                                 "access_speed_kmh": None}
+
+
 @dataclass(frozen=True, eq=False)
-class _Snapped:
-    """Snapped points (internal). Times in minutes; ``inf`` = not possible."""
+class SnappedPoints:
+    """Points snapped to the roads of one graph, ready for any query.
+
+    Made by :func:`prepare_points`. Times in minutes; ``inf`` = not possible.
+
+    Attributes
+    ----------
+    ids
+        Point ids (unique), in input order.
+    status
+        ``"ok"``, ``"far"`` (beyond ``max_snap_m``) or ``"dropped"`` (nearest road cut
+        off from the main network).
+    routable
+        Whether the point takes part in routing.
+    chain, seg
+        Chain and segment (of ``graph.chains`` / ``graph.segments``) the point lies on.
+    param
+        Segment position + fraction: orders points along a chain.
+    f, bk
+        Forward time coordinate on the chain (minutes from its start), and backward
+        coordinate (minutes from the point back to the chain start).
+    a, b
+        The chain's end nodes.
+    out_a, out_b, in_a, in_b
+        Minutes from the point to each end, and from each end to the point.
+    access
+        The access leg (straight line to the road at the access speed), minutes.
+    snap_m
+        Distance to the road, m.
+    sx, sy
+        The road point, graph CRS.
+    fraction
+        Position along the chain by length, 0–1.
+    fwd_ok, bwd_ok
+        The point's chain may be travelled a → b / b → a (and the point is routable).
+    graph_uid
+        ``uid`` of the graph the points were snapped to.
+    options
+        The snapping options used (``max_snap_m``, ``snap_far``, ``snap_dropped``,
+        ``access_speed_kmh``).
+    role
+        What the points are, for messages (``"villages"``, ``"schools"`` ...).
+    """
 
     ids: pd.Index
     status: NDArray[np.object_]
     routable: NDArray[np.bool_]
     chain: I64
-    param: F64  # segment position + fraction: orders points along a chain
-    f: F64  # forward time coordinate on the chain (minutes from its start)
-    bk: F64  # backward time coordinate (minutes from the point back to the chain start)
+    param: F64
+    f: F64
+    bk: F64
     a: I64
     b: I64
     out_a: F64
@@ -64,14 +118,33 @@ class _Snapped:
     snap_m: F64
     sx: F64
     sy: F64
-    fraction: F64  # along the chain by length
+    fraction: F64
     seg: I64
-    fwd_ok: NDArray[np.bool_]  # the point's chain may be travelled a -> b
-    bwd_ok: NDArray[np.bool_]  # ... and b -> a
+    fwd_ok: NDArray[np.bool_]
+    bwd_ok: NDArray[np.bool_]
+    graph_uid: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    role: str = "points"
 
     @property
     def n(self) -> int:
+        """Number of points."""
         return int(self.ids.size)
+
+    def take(self, rows: Any) -> SnappedPoints:
+        """The points at positions ``rows`` (e.g. a chunk of schools for one worker)."""
+        idx = np.asarray(rows, dtype=np.int64)
+        arrays = {k: getattr(self, k)[idx] for k in _ARRAY_FIELDS}
+        return SnappedPoints(ids=self.ids[idx], graph_uid=self.graph_uid, options=dict(self.options),
+                             role=self.role, **arrays)
+
+    def __repr__(self) -> str:
+        return (f"SnappedPoints({self.role}: {self.n:,}, routable={int(self.routable.sum()):,}, "
+                f"graph={self.graph_uid[:8]!r})")
+
+
+_ARRAY_FIELDS = ("status", "routable", "chain", "param", "f", "bk", "a", "b", "out_a", "out_b", "in_a", "in_b",
+                 "access", "snap_m", "sx", "sy", "fraction", "seg", "fwd_ok", "bwd_ok")
 
 
 @lru_cache(maxsize=32)
@@ -80,7 +153,7 @@ def transformer(src: CRS, dst: CRS) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def prepare_points(
+def point_coordinates(
     graph: RoadGraph, points: Any, *, id_column: str | None = None, role: str = "points"
 ) -> tuple[pd.Index, F64, F64]:
     """Validate points and return ids and coordinates in the graph CRS.
@@ -172,7 +245,7 @@ def _nearest(tree: shapely.STRtree, pts: NDArray[Any], max_distance: float | Non
     return pi[first].astype(np.int64), ti[first].astype(np.int64), dist[first]
 
 
-def snap(
+def snap_xy(
     graph: RoadGraph,
     ids: pd.Index,
     x: F64,
@@ -184,17 +257,14 @@ def snap(
     access_speed_kmh: float | None = None,
     warn: bool = True,
     role: str = "points",
-    stacklevel: int = 4,
-) -> _Snapped:
-    """Snap coordinates (graph CRS) to the road edges (internal core of :func:`snap_points`)."""
+) -> SnappedPoints:
+    """Snap coordinates (graph CRS) to the road edges (the core of :func:`prepare_points`)."""
     if not max_snap_m > 0:
         raise ConfigError("max_snap_m must be > 0", fix="give a distance in metres, e.g. 2000")
     speed = graph.profile.access_speed_kmh if access_speed_kmh is None else float(access_speed_kmh)
     if not speed > 0:
         raise ConfigError("access_speed_kmh must be > 0", fix="give a speed in km/h, e.g. 4 for walking")
-    segs = graph._segments
-    ch = graph._chains
-    assert segs is not None and ch is not None
+    ch, segs = graph.index
     n = x.size
     pts = shapely.points(x, y)
     seg = np.full(n, -1, dtype=np.int64)
@@ -245,7 +315,10 @@ def snap(
     access = np.where(np.isfinite(dist), dist * 0.06 / speed, np.nan)
     nr = ~routable
     inf = np.inf
-    snapped = _Snapped(
+    snapped = SnappedPoints(
+        graph_uid=graph.uid, role=role,
+        options={"max_snap_m": float(max_snap_m), "snap_far": bool(snap_far), "snap_dropped": bool(snap_dropped),
+                 "access_speed_kmh": speed},
         ids=ids, status=status, routable=routable,
         chain=np.where(nr, -1, c), param=np.where(nr, np.nan, pos + t),
         f=f, bk=bk, a=np.where(nr, -1, ch.a[c]), b=np.where(nr, -1, ch.b[c]),
@@ -255,11 +328,11 @@ def snap(
         seg=np.where(seg >= 0, seg, -1), fwd_ok=fok & routable, bwd_ok=bok & routable,
     )
     if warn:
-        warn_unroutable(snapped, max_snap_m=max_snap_m, role=role, stacklevel=stacklevel)
+        warn_unroutable(snapped, max_snap_m=max_snap_m, role=role)
     return snapped
 
 
-def warn_unroutable(sn: _Snapped, *, max_snap_m: float, role: str, stacklevel: int = 4) -> None:
+def warn_unroutable(sn: SnappedPoints, *, max_snap_m: float, role: str) -> None:
     """Emit one UnreachableWarning naming the points that cannot be routed."""
     msgs = []
     far = np.nonzero((sn.status == "far") & ~sn.routable)[0]
@@ -272,8 +345,94 @@ def warn_unroutable(sn: _Snapped, *, max_snap_m: float, role: str, stacklevel: i
                     f"({format_rows(sn.ids[dropped].tolist())}); see graph.dropped, or pass "
                     "snap_dropped=True to use the nearest road of the main network")
     if msgs:
-        warnings.warn("; ".join(msgs) + ". Their travel times are NaN.", UnreachableWarning,
-                      stacklevel=stacklevel)
+        warn_caller("; ".join(msgs) + ". Their travel times are NaN.", UnreachableWarning)
+
+
+def prepare_points(
+    graph: RoadGraph,
+    points: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    id_column: str | None = None,
+    max_snap_m: float = 2000.0,
+    snap_far: bool = False,
+    snap_dropped: bool = False,
+    access_speed_kmh: float | None = None,
+    role: str = "points",
+    warn: bool = True,
+) -> SnappedPoints:
+    """Validate, reproject and snap points once, for any number of queries on ``graph``.
+
+    Parameters
+    ----------
+    graph
+        The routing graph.
+    points
+        Points (any CRS, CRS set); other geometries use a point on their surface.
+    id_column
+        Column with the ids (default: the index). Ids must be unique.
+    max_snap_m, snap_far, snap_dropped, access_speed_kmh
+        As in :func:`snap_points`.
+    role
+        What the points are (``"villages"``, ``"schools"`` ...), for messages.
+    warn
+        Emit the :class:`~schoolplan.errors.UnreachableWarning` naming points that
+        cannot be routed (default).
+
+    Returns
+    -------
+    SnappedPoints
+        Pass it to :func:`~schoolplan.network.travel_time_matrix`,
+        :func:`~schoolplan.network.travel_times_long`,
+        :func:`~schoolplan.network.nearest` or :func:`~schoolplan.network.isochrones`
+        instead of the GeoDataFrame. It belongs to ``graph``: other graphs refuse it.
+
+    Raises
+    ------
+    SchemaError, CrsError, NonUniqueIdError, ConfigError
+        As for the queries.
+    """
+    ids, x, y = point_coordinates(graph, points, id_column=id_column, role=role)
+    return snap_xy(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, snap_dropped=snap_dropped,
+                   access_speed_kmh=access_speed_kmh, warn=warn, role=role)
+
+
+def resolve_points(
+    graph: RoadGraph,
+    points: Any,
+    *,
+    role: str,
+    id_column: str | None,
+    max_snap_m: float,
+    snap_far: bool,
+    snap_dropped: bool,
+    access_speed_kmh: float | None,
+) -> SnappedPoints:
+    """The points of a query: snapped now (GeoDataFrame) or checked (:class:`SnappedPoints`).
+
+    Snapped points must come from this graph, and snapping options that differ from
+    their defaults must match the ones the points were snapped with (``id_column`` is
+    ignored: the ids were fixed when the points were prepared).
+
+    Raises
+    ------
+    ConfigError
+        Points snapped to another graph, or snapped with other options.
+    """
+    if not isinstance(points, SnappedPoints):
+        ids, x, y = point_coordinates(graph, points, id_column=id_column, role=role)
+        return snap_xy(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, snap_dropped=snap_dropped,
+                       access_speed_kmh=access_speed_kmh, role=role)
+    if points.graph_uid != graph.uid:
+        raise ConfigError(f"the {role} were prepared (snapped) on another road graph",
+                          fix="call prepare_points(graph, ...) with the graph you query, once per graph")
+    given = {"max_snap_m": max_snap_m, "snap_far": snap_far, "snap_dropped": snap_dropped,
+             "access_speed_kmh": access_speed_kmh}
+    clash = [f"{k}={v!r} (snapped with {points.options.get(k)!r})" for k, v in given.items()
+             if v != SNAP_DEFAULTS[k] and v != points.options.get(k)]
+    if clash:
+        raise ConfigError(f"the {role} were snapped with other options: {', '.join(clash)}",
+                          fix="pass these options to prepare_points instead, or pass the GeoDataFrame")
+    return points
 
 
 def snap_points(
@@ -293,7 +452,8 @@ def snap_points(
     graph
         The routing graph.
     points
-        Points (any CRS, CRS set); other geometries use a point on their surface.
+        Points (any CRS, CRS set); other geometries use a point on their surface. Or
+        :class:`SnappedPoints` from :func:`prepare_points` (then reported as snapped).
     max_snap_m
         Points farther than this from every road are flagged ``"far"``, metres.
     id_column
@@ -320,33 +480,22 @@ def snap_points(
         (from each end to the road point) — ``inf`` where the direction is not
         allowed, NaN when not routable; ``x``, ``y`` (road point, graph CRS).
     """
-    ids, x, y = prepare_points(graph, points, id_column=id_column)
-    sn = snap(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, snap_dropped=snap_dropped,
-              access_speed_kmh=access_speed_kmh)
-    ch = graph._chains
-    assert ch is not None
-    segs = graph._segments
-    assert segs is not None
+    sn = resolve_points(graph, points, role="points", id_column=id_column, max_snap_m=max_snap_m,
+                        snap_far=snap_far, snap_dropped=snap_dropped, access_speed_kmh=access_speed_kmh)
+    ch, segs = graph.index
     c = segs.chain[np.where(sn.seg >= 0, sn.seg, 0)]
     fwd_e, bwd_e = ch.fwd_edge[c], ch.bwd_edge[c]
     use_bwd = fwd_e < 0
-    edge = np.where(use_bwd, bwd_e, fwd_e)
-    u = np.where(use_bwd, ch.b[c], ch.a[c])
-    v = np.where(use_bwd, ch.a[c], ch.b[c])
-    frac = np.where(use_bwd, 1.0 - sn.fraction, sn.fraction)
     nr = ~sn.routable
-    out_a = np.where(nr, np.nan, sn.out_a)
-    out_b = np.where(nr, np.nan, sn.out_b)
-    in_a = np.where(nr, np.nan, sn.in_a)
-    in_b = np.where(nr, np.nan, sn.in_b)
-    df = pd.DataFrame({
+    out_a, out_b, in_a, in_b = (np.where(nr, np.nan, t) for t in (sn.out_a, sn.out_b, sn.in_a, sn.in_b))
+    return pd.DataFrame({
         "id": sn.ids.to_numpy(),
         "status": sn.status.astype(str),
         "routable": sn.routable,
-        "edge": edge,
-        "u": u,
-        "v": v,
-        "fraction": frac,
+        "edge": np.where(use_bwd, bwd_e, fwd_e),
+        "u": np.where(use_bwd, ch.b[c], ch.a[c]),
+        "v": np.where(use_bwd, ch.a[c], ch.b[c]),
+        "fraction": np.where(use_bwd, 1.0 - sn.fraction, sn.fraction),
         "snap_m": sn.snap_m,
         "access_minutes": sn.access,
         "minutes_to_u": np.where(use_bwd, out_b, out_a),
@@ -356,4 +505,3 @@ def snap_points(
         "x": sn.sx,
         "y": sn.sy,
     })
-    return df
