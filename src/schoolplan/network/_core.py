@@ -16,8 +16,8 @@ each other's private names.
 
 from __future__ import annotations
 
+import inspect
 import os
-import sys
 import threading
 import warnings
 import weakref
@@ -194,7 +194,8 @@ def warn_caller(message: str, category: type[Warning]) -> None:
     the network function, however deep inside the package the warning arose.
     """
     level = 1
-    frame = sys._getframe(1)
+    here = inspect.currentframe()
+    frame = here.f_back if here is not None else None
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
         frame = frame.f_back
         level += 1

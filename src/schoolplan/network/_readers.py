@@ -25,6 +25,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS
 
 from schoolplan.errors import ConfigError, CrsError, DataWarning, InputFileError, NetworkError
@@ -178,6 +179,65 @@ def _parse_bool(v: Any) -> bool:
     return str(v).strip().lower() in {"true", "1", "yes"}
 
 
+def _graph_crs(G: nx.Graph, crs: Any) -> CRS:
+    crs_value = crs if crs is not None else G.graph.get("crs")
+    if crs_value is None:
+        raise CrsError("the graph has no CRS (G.graph['crs'] is missing)",
+                       fix="pass crs= (e.g. 'EPSG:4326' for lon/lat node coordinates)")
+    try:
+        return CRS.from_user_input(crs_value)
+    except Exception as exc:
+        raise CrsError(f"unknown CRS '{crs_value}' on the graph: {exc}", fix="pass a valid crs=") from None
+
+
+def _node_xy(G: nx.Graph, nodes: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    try:
+        return (np.array([float(G.nodes[n]["x"]) for n in nodes]), np.array([float(G.nodes[n]["y"]) for n in nodes]))
+    except (KeyError, TypeError, ValueError):
+        raise NetworkError("graph nodes need numeric 'x' and 'y' attributes (coordinates)",
+                           fix="use an osmnx graph or set G.nodes[n]['x'], ['y']") from None
+
+
+def _interior_points(geom: Any, ux: float, uy: float) -> NDArray[np.float64]:
+    """Interior vertices of an edge geometry (LineString or WKT), oriented from ``u``."""
+    if isinstance(geom, str):
+        try:
+            geom = shapely.from_wkt(geom)
+        except Exception:
+            geom = None
+    if geom is None or geom.geom_type != "LineString" or len(geom.coords) <= 2:
+        return np.empty((0, 2))
+    cs = np.asarray(geom.coords)[:, :2]
+    if np.hypot(*(cs[0] - (ux, uy))) > np.hypot(*(cs[-1] - (ux, uy))):
+        cs = cs[::-1]
+    return cs[1:-1]
+
+
+_EDGE_TAGS = ("maxspeed", "access", "bus", "psv", "motor_vehicle", "motorcar", "vehicle", "foot", "service", "area",
+              "junction", "name", "bad_road", "speed_kmh")
+
+
+def _edge_tags(d: dict[str, Any]) -> dict[str, Any]:
+    t: dict[str, Any] = {}
+    cls = d.get("road_class", d.get("highway"))
+    if cls is not None:
+        t["highway"] = cls
+    for key in _EDGE_TAGS:
+        if d.get(key) is not None:
+            t[key] = d[key]
+    if str(d.get("hazard", "")).lower() in _BAD_HAZARD:
+        t["bad_road"] = True
+    return t
+
+
+def _edge_minutes(value: Any, factor: float) -> float:
+    try:
+        wf = float(value) * factor
+    except (TypeError, ValueError):
+        return math.nan
+    return wf if wf >= 0 and math.isfinite(wf) else math.nan
+
+
 def pieces_from_networkx(
     G: nx.Graph,
     *,
@@ -188,96 +248,48 @@ def pieces_from_networkx(
     unknown_class: str = "exclude",
 ) -> Pieces:
     """Convert a (Multi)(Di)Graph with node ``x``/``y`` into pieces (one per edge)."""
-    crs_value = crs if crs is not None else G.graph.get("crs")
-    if crs_value is None:
-        raise CrsError("the graph has no CRS (G.graph['crs'] is missing)",
-                       fix="pass crs= (e.g. 'EPSG:4326' for lon/lat node coordinates)")
-    try:
-        gcrs = CRS.from_user_input(crs_value)
-    except Exception as exc:
-        raise CrsError(f"unknown CRS '{crs_value}' on the graph: {exc}", fix="pass a valid crs=") from None
+    gcrs = _graph_crs(G, crs)
     nodes = list(G.nodes)
     if not nodes or G.number_of_edges() == 0:
         raise NetworkError("the graph has no edges", fix="pass a graph with road edges")
     index = {n: i for i, n in enumerate(nodes)}
-    try:
-        nxs = np.array([float(G.nodes[n]["x"]) for n in nodes])
-        nys = np.array([float(G.nodes[n]["y"]) for n in nodes])
-    except (KeyError, TypeError, ValueError):
-        raise NetworkError("graph nodes need numeric 'x' and 'y' attributes (coordinates)",
-                           fix="use an osmnx graph or set G.nodes[n]['x'], ['y']") from None
+    nxs, nys = _node_xy(G, nodes)
     ids = np.array([n if isinstance(n, int | np.integer) and not isinstance(n, bool) else -1 for n in nodes],
                    dtype=np.int64)
-    directed = G.is_directed()
+    factor = {"min": 1.0, "s": 1 / 60, "h": 60.0}.get(weight_unit)
+    if factor is None:
+        raise NetworkError(f"unknown weight_unit '{weight_unit}'", fix="use 'min', 's' or 'h'")
+    auto_minutes = weight is None and all("minutes" in d for _, _, d in G.edges(data=True))
+    wname = "minutes" if auto_minutes else weight
     ptr = [0]
     vx: list[float] = []
     vy: list[float] = []
     vkey: list[int] = []
     tags: list[dict[str, Any]] = []
     minutes: list[float] = []
-    factor = {"min": 1.0, "s": 1 / 60, "h": 60.0}.get(weight_unit)
-    if factor is None:
-        raise NetworkError(f"unknown weight_unit '{weight_unit}'", fix="use 'min', 's' or 'h'")
     missing_w = []
-    auto_minutes = weight is None and all("minutes" in d for _, _, d in G.edges(data=True))
-    wname = "minutes" if auto_minutes else weight
     edges = G.edges(keys=True, data=True) if G.is_multigraph() else ((u, v, 0, d) for u, v, d in G.edges(data=True))
     for u, v, k, d in edges:
         iu, iv = index[u], index[v]
-        geom = d.get("geometry")
-        if isinstance(geom, str):
-            try:
-                geom = shapely.from_wkt(geom)
-            except Exception:
-                geom = None
-        if geom is not None and geom.geom_type == "LineString" and len(geom.coords) > 2:
-            cs = np.asarray(geom.coords)[:, :2]
-            # orient the geometry from u to v
-            if (np.hypot(*(cs[0] - (nxs[iu], nys[iu]))) > np.hypot(*(cs[-1] - (nxs[iu], nys[iu])))):
-                cs = cs[::-1]
-            mid = cs[1:-1]
-        else:
-            mid = np.empty((0, 2))
-        vx.append(nxs[iu])
-        vy.append(nys[iu])
-        vkey.append(iu)
-        vx.extend(mid[:, 0].tolist())
-        vy.extend(mid[:, 1].tolist())
-        vkey.extend([-1] * len(mid))
-        vx.append(nxs[iv])
-        vy.append(nys[iv])
-        vkey.append(iv)
+        mid = _interior_points(d.get("geometry"), nxs[iu], nys[iu])
+        vx += [nxs[iu], *mid[:, 0].tolist(), nxs[iv]]
+        vy += [nys[iu], *mid[:, 1].tolist(), nys[iv]]
+        vkey += [iu, *([-1] * len(mid)), iv]
         ptr.append(len(vkey))
-        t: dict[str, Any] = {}
-        cls = d.get("road_class", d.get("highway"))
-        if cls is not None:
-            t["highway"] = cls
-        for key in ("maxspeed", "access", "bus", "psv", "motor_vehicle", "motorcar", "vehicle", "foot",
-                    "service", "area", "junction", "name", "bad_road", "speed_kmh"):
-            if d.get(key) is not None:
-                t[key] = d[key]
-        if str(d.get("hazard", "")).lower() in _BAD_HAZARD:
-            t["bad_road"] = True
-        tags.append(t)
+        tags.append(_edge_tags(d))
         if wname is not None:
-            w = d.get(wname)
-            try:
-                wf = float(w) * factor
-            except (TypeError, ValueError):
-                wf = math.nan
-            if not (wf >= 0 and math.isfinite(wf)):
+            minutes.append(_edge_minutes(d.get(wname), factor))
+            if math.isnan(minutes[-1]):
                 missing_w.append((u, v, k))
-            minutes.append(wf)
     if missing_w:
         raise NetworkError(f"edges without a valid '{wname}' travel time (must be a number ≥ 0)",
                            rows=missing_w, fix=f"set '{wname}' on every edge, or pass weight=None to use the profile")
-    n_pieces = len(tags)
     return Pieces(
         crs=gcrs, ptr=np.asarray(ptr, dtype=np.int64), vx=np.asarray(vx, dtype=np.float64),
         vy=np.asarray(vy, dtype=np.float64), vkey=np.asarray(vkey, dtype=np.int64), tags=tags,
         label=label, unknown_class=unknown_class,
         minutes=np.asarray(minutes, dtype=np.float64) if wname is not None else None,
-        direction=np.full(n_pieces, 1 if directed else 2, dtype=np.int8), node_ids=ids,
+        direction=np.full(len(tags), 1 if G.is_directed() else 2, dtype=np.int8), node_ids=ids,
     )
 
 
@@ -297,59 +309,38 @@ def read_road_file(path: Path, *, layer: str | None, encoding: str | None) -> gp
     return gdf
 
 
-def pieces_from_lines(
-    gdf: gpd.GeoDataFrame | gpd.GeoSeries,
-    *,
-    label: str,
-    class_column: str | None = None,
-    speed_column: str | None = None,
-    maxspeed_column: str | None = None,
-    oneway_column: str | None = None,
-    bad_road_column: str | None = None,
-    name_column: str | None = None,
-) -> Pieces:
-    """Convert a road line layer into pieces; columns are found by the ROADS schema aliases."""
+def _line_columns(gdf: gpd.GeoDataFrame, label: str, given: dict[str, str | None]) -> dict[str, str | None]:
+    """Tag name → column of the road layer (given names first, else the ROADS schema aliases)."""
     from schoolplan._validate import normalise_columns
     from schoolplan.schema import LAYERS
 
-    if isinstance(gdf, gpd.GeoSeries):
-        gdf = gpd.GeoDataFrame(geometry=gdf)
-    if gdf.crs is None:
-        raise CrsError("the road layer has no coordinate reference system", file=label,
-                       fix="set the CRS (e.g. gdf.set_crs('EPSG:4490')) or define it in QGIS")
-    geom = gdf.geometry
-    kinds = geom.geom_type
-    is_line = kinds.isin(["LineString", "MultiLineString"]) & ~geom.is_empty
-    if not is_line.any():
-        raise NetworkError("the road layer has no line geometries", file=label,
-                           fix="use a LineString / MultiLineString layer of road centre lines")
     mapping = normalise_columns(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), LAYERS["roads"])
     canon = {v: k for k, v in mapping.items()}
     cols = {
-        "highway": class_column or canon.get("road_class"),
-        "oneway": oneway_column or canon.get("oneway"),
-        "bad_road": bad_road_column or canon.get("bad_road"),
-        "name": name_column or canon.get("name"),
+        "highway": given["class_column"] or canon.get("road_class"),
+        "oneway": given["oneway_column"] or canon.get("oneway"),
+        "bad_road": given["bad_road_column"] or canon.get("bad_road"),
+        "name": given["name_column"] or canon.get("name"),
     }
-    spd = speed_column or canon.get("speed_kmh")
+    spd = given["speed_column"] or canon.get("speed_kmh")
+    maxspeed = given["maxspeed_column"]
     # posted limits cap the class speed; design speeds (设计速度) replace it
-    if maxspeed_column is None and spd is not None and str(spd).lower() in {"maxspeed", "限速", "max_speed"}:
-        maxspeed_column, spd = spd, None
+    if maxspeed is None and spd is not None and str(spd).lower() in {"maxspeed", "限速", "max_speed"}:
+        maxspeed, spd = spd, None
     cols["speed_kmh"] = spd
-    cols["maxspeed"] = maxspeed_column
+    cols["maxspeed"] = maxspeed
     for c in cols.values():
         if c is not None and c not in gdf.columns:
             raise NetworkError(f"column '{c}' not found in the road layer", file=label, column=c,
                                fix=f"columns are: {', '.join(map(str, gdf.columns))}")
     if cols["highway"] is None and cols["speed_kmh"] is None:
         warn_caller(f"{label}: no road-class or speed column found (e.g. 道路等级, 设计速度); "
-                      "every road gets the profile's default speed", DataWarning)
-    sub = gdf.loc[is_line.to_numpy()]
-    parts = sub.explode(index_parts=False)
-    parts = parts[~parts.geometry.is_empty]
-    coords, idx = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
-    counts = np.bincount(idx, minlength=len(parts))
-    ok = counts >= 2
+                    "every road gets the profile's default speed", DataWarning)
+    return cols
+
+
+def _tag_values(parts: pd.DataFrame, cols: dict[str, str | None]) -> dict[str, list[Any]]:
+    """Per tag, the value of every part (Geofabrik one-way letters and numbers read)."""
     columns: dict[str, list[Any]] = {}
     for key, c in cols.items():
         if c is None:
@@ -363,22 +354,57 @@ def pieces_from_lines(
             num = pd.to_numeric(pd.Series(vals), errors="coerce")
             vals = [None if not (v > 0) else float(v) for v in num]
         columns[key] = vals
+    return columns
+
+
+def _row_tags(columns: dict[str, list[Any]], ok: NDArray[np.bool_]) -> list[dict[str, Any]]:
     tags = []
-    for i in range(len(parts)):
-        if not ok[i]:
-            continue
+    for i in np.nonzero(ok)[0].tolist():
         t = {}
         for key, vals in columns.items():
             v = vals[i]
             if v is not None and not (isinstance(v, float) and math.isnan(v)):
                 t[key] = v
         tags.append(t)
-    keep_v = np.repeat(ok, counts)
-    coords = coords[keep_v]
+    return tags
+
+
+def pieces_from_lines(
+    gdf: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    label: str,
+    class_column: str | None = None,
+    speed_column: str | None = None,
+    maxspeed_column: str | None = None,
+    oneway_column: str | None = None,
+    bad_road_column: str | None = None,
+    name_column: str | None = None,
+) -> Pieces:
+    """Convert a road line layer into pieces; columns are found by the ROADS schema aliases."""
+    if isinstance(gdf, gpd.GeoSeries):
+        gdf = gpd.GeoDataFrame(geometry=gdf)
+    if gdf.crs is None:
+        raise CrsError("the road layer has no coordinate reference system", file=label,
+                       fix="set the CRS (e.g. gdf.set_crs('EPSG:4490')) or define it in QGIS")
+    geom = gdf.geometry
+    is_line = geom.geom_type.isin(["LineString", "MultiLineString"]) & ~geom.is_empty
+    if not is_line.any():
+        raise NetworkError("the road layer has no line geometries", file=label,
+                           fix="use a LineString / MultiLineString layer of road centre lines")
+    cols = _line_columns(gdf, label, {"class_column": class_column, "speed_column": speed_column,
+                                      "maxspeed_column": maxspeed_column, "oneway_column": oneway_column,
+                                      "bad_road_column": bad_road_column, "name_column": name_column})
+    parts = gdf.loc[is_line.to_numpy()].explode(index_parts=False)
+    parts = parts[~parts.geometry.is_empty]
+    coords, idx = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
+    counts = np.bincount(idx, minlength=len(parts))
+    ok = counts >= 2
+    tags = _row_tags(_tag_values(parts, cols), ok)
+    coords = coords[np.repeat(ok, counts)]
     ptr = np.concatenate([[0], np.cumsum(counts[ok])]).astype(np.int64)
     return Pieces(crs=CRS.from_user_input(gdf.crs), ptr=ptr, vx=coords[:, 0].astype(np.float64),
-                   vy=coords[:, 1].astype(np.float64), vkey=np.full(len(coords), -1, dtype=np.int64),
-                   tags=tags, label=label, unknown_class="default")
+                  vy=coords[:, 1].astype(np.float64), vkey=np.full(len(coords), -1, dtype=np.int64),
+                  tags=tags, label=label, unknown_class="default")
 
 
 def source_kind(source: Any) -> str:

@@ -480,28 +480,8 @@ def evaluate_way(
     WayRule
     """
     cls = normalize_road_class(tags.get("highway"))
-    speed_kmh = tags.get("speed_kmh")
-    explicit = float(speed_kmh) if speed_kmh is not None and _isnum(speed_kmh) and float(speed_kmh) > 0 else None
-    unknown = False
-    if cls in profile.exclude_classes:
-        return _EXCLUDED
-    if cls is None or cls not in profile.speeds_kmh:
-        # OSM: a highway value the profile does not list is not a road for it
-        if unknown_class == "exclude" and (cls is not None or explicit is None):
-            return _EXCLUDED
-        unknown = explicit is None
-        base = explicit if explicit is not None else profile.default_speed_kmh
-    else:
-        base = explicit if explicit is not None else profile.speeds_kmh[cls]
-    if _truthy(tags.get("area")):
-        return _EXCLUDED
-    for tag in profile.access_tags:
-        val = tags.get(tag)
-        if val is not None and str(val).strip():
-            if str(val).strip().lower() in profile.access_forbidden:
-                return _EXCLUDED
-            break
-    if cls == "service" and str(tags.get("service", "")).lower() in profile.exclude_service:
+    base, unknown = _base_speed(profile, cls, tags, unknown_class)
+    if base is None or _forbidden(profile, cls, tags):
         return _EXCLUDED
     speed = base
     if profile.use_maxspeed:
@@ -515,11 +495,37 @@ def evaluate_way(
         factor = profile.bad_weather_factor if bad_weather is True else float(bad_weather)
         speed = min(speed * factor, profile.bad_weather_max_kmh)
         cap = min(cap, profile.bad_weather_max_kmh)
-    if profile.respect_oneway:
-        fwd, bwd = _oneway(tags, cls)
-    else:
-        fwd, bwd = True, True
+    fwd, bwd = _oneway(tags, cls) if profile.respect_oneway else (True, True)
     return WayRule(True, cls, float(speed), fwd, bwd, bad, unknown, float(cap))
+
+
+def _base_speed(profile: Profile, cls: str | None, tags: Mapping[str, Any],
+                unknown_class: str) -> tuple[float | None, bool]:
+    """Speed before limits and caps (None: not a road for the profile), and whether the
+    class was unknown (default speed used)."""
+    speed_kmh = tags.get("speed_kmh")
+    explicit = float(speed_kmh) if speed_kmh is not None and _isnum(speed_kmh) and float(speed_kmh) > 0 else None
+    if cls in profile.exclude_classes:
+        return None, False
+    if cls is not None and cls in profile.speeds_kmh:
+        return (explicit if explicit is not None else profile.speeds_kmh[cls]), False
+    # OSM: a highway value the profile does not list is not a road for it
+    if unknown_class == "exclude" and (cls is not None or explicit is None):
+        return None, False
+    return (explicit if explicit is not None else profile.default_speed_kmh), explicit is None
+
+
+def _forbidden(profile: Profile, cls: str | None, tags: Mapping[str, Any]) -> bool:
+    """Areas, forbidden access values (the first access tag present decides), excluded services."""
+    if _truthy(tags.get("area")):
+        return True
+    for tag in profile.access_tags:
+        val = tags.get(tag)
+        if val is not None and str(val).strip():
+            if str(val).strip().lower() in profile.access_forbidden:
+                return True
+            break
+    return cls == "service" and str(tags.get("service", "")).lower() in profile.exclude_service
 
 
 def _isnum(v: Any) -> bool:
