@@ -277,6 +277,24 @@ class _PairJob:
     dtype: Any
 
 
+def _pair_job(graph: RoadGraph, plan: Any, src: SnappedPoints, tgt: SnappedPoints, cutoff: float,
+              dtype: Any) -> _PairJob:
+    """Everything the blocks of a sparse run share: the target index, access legs and the
+    same-chain pairs sorted by source."""
+    rows, reverse = plan.rows, plan.reverse
+    ix = _end_index(graph, tgt, plan.keep, reverse)
+    ti = np.nonzero(tgt.routable)[0]
+    oi, di, dm = same_chain(tgt, src, ti, rows) if reverse else same_chain(src, tgt, rows, ti)
+    s_rows, t_rows = (di, oi) if reverse else (oi, di)
+    s_pos = np.searchsorted(rows, s_rows)  # position of the source in the plan
+    order = np.argsort(s_pos, kind="stable")
+    dptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(s_pos, minlength=rows.size), out=dptr[1:])
+    return _PairJob(ix=ix, src_chain=src.chain[rows], src_acc=np.nan_to_num(src.access[rows], nan=0.0),
+                    tgt_acc=np.nan_to_num(tgt.access, nan=0.0), direct=(s_pos[order], t_rows[order], dm[order]),
+                    direct_ptr=dptr, reverse=reverse, cutoff=cutoff, dtype=dtype)
+
+
 def _block_pairs(job: _PairJob, dist: F64, sel: I64) -> tuple[I64, I64, NDArray[Any]]:
     """Reachable (source position, target, minutes) of one block of searches."""
     ix = job.ix
@@ -310,24 +328,58 @@ def _block_pairs(job: _PairJob, dist: F64, sel: I64) -> tuple[I64, I64, NDArray[
     return src[hit], tt[hit], total[hit].astype(job.dtype)
 
 
-def _codes(pos: NDArray[Any], n: int) -> NDArray[Any]:
+def _code_dtype(n: int) -> Any:
     """Category codes of the smallest integer type for ``n`` categories (as pandas uses)."""
     for dt in (np.int8, np.int16, np.int32):
         if n < np.iinfo(dt).max:
-            return pos.astype(dt)
-    return pos.astype(np.int64)
+            return dt
+    return np.int64
 
 
-def _long_frame(o: SnappedPoints, d: SnappedPoints, oi: list[NDArray[Any]], di: list[NDArray[Any]],
-                mins: list[NDArray[Any]], dtype: Any) -> pd.DataFrame:
-    """The long table from per-block parts, one column at a time (the parts are freed as they go)."""
+class _Column:
+    """A growing column kept in fixed-size segments (allocated untouched, so only the
+    written part is resident), joined once at the end while the segments are freed —
+    the peak stays near the data itself, never twice it."""
+
+    SEGMENT_BYTES = 128 * 2**20
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self.cap = max(1, self.SEGMENT_BYTES // self.dtype.itemsize)
+        self.segments: list[NDArray[Any]] = []
+        self.fill = 0  # entries used in the last segment
+        self.size = 0
+
+    def append(self, values: NDArray[Any]) -> None:
+        pos = 0
+        while pos < values.size:
+            if not self.segments or self.fill == self.cap:
+                self.segments.append(np.empty(self.cap, dtype=self.dtype))
+                self.fill = 0
+            take = min(self.cap - self.fill, values.size - pos)
+            self.segments[-1][self.fill:self.fill + take] = values[pos:pos + take]
+            self.fill += take
+            pos += take
+        self.size += values.size
+
+    def join(self) -> NDArray[Any]:
+        out = np.empty(self.size, dtype=self.dtype)
+        pos = 0
+        while self.segments:
+            seg = self.segments.pop(0)
+            take = min(seg.size, self.size - pos)
+            out[pos:pos + take] = seg[:take]
+            pos += take
+            del seg
+        return out
+
+
+def _long_frame(o: SnappedPoints, d: SnappedPoints, oc: _Column, dc: _Column, mc: _Column) -> pd.DataFrame:
+    """The long table; each column is joined while its segments are freed."""
     cols: dict[str, Any] = {}
-    for name, parts, ids in (("origin", oi, o.ids), ("destination", di, d.ids)):
-        codes = _codes(np.concatenate(parts) if parts else np.empty(0, dtype=np.int64), len(ids))
-        parts.clear()
-        cols[name] = pd.Categorical.from_codes(codes, categories=pd.Index(ids, name=None), validate=False)
-    cols["minutes"] = np.concatenate(mins) if mins else np.empty(0, dtype=dtype)
-    mins.clear()
+    for name, col, ids in (("origin", oc, o.ids), ("destination", dc, d.ids)):
+        cols[name] = pd.Categorical.from_codes(col.join(), categories=pd.Index(ids, name=None), validate=False)
+    cols["minutes"] = mc.join()
     return pd.DataFrame(cols, copy=False)
 
 
@@ -390,32 +442,19 @@ def travel_times_long(
     reverse = _search_from_destinations(o, d, search_from)
     src, tgt = (d, o) if reverse else (o, d)
     rows = np.nonzero(src.routable)[0]
-    parts_o: list[NDArray[Any]] = []
-    parts_d: list[NDArray[Any]] = []
-    parts_m: list[NDArray[Any]] = []
+    oc, dc, mc = _Column(_code_dtype(o.n)), _Column(_code_dtype(d.n)), _Column(dtype)
     if rows.size and tgt.routable.any():
         plan = search_plan(graph, src, rows, reverse=reverse, limit=cutoff, n_jobs=n_jobs)
-        ix = _end_index(graph, tgt, plan.keep, reverse)
-        ti = np.nonzero(tgt.routable)[0]
-        oi, di, dm = same_chain(tgt, src, ti, rows) if reverse else same_chain(src, tgt, rows, ti)
-        s_rows, t_rows = (di, oi) if reverse else (oi, di)
-        s_pos = np.searchsorted(rows, s_rows)  # position of the source in the plan
-        order = np.argsort(s_pos, kind="stable")
-        direct = (s_pos[order], t_rows[order], dm[order])
-        dptr = np.zeros(rows.size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(s_pos, minlength=rows.size), out=dptr[1:])
-        job = _PairJob(ix=ix, src_chain=src.chain[rows], src_acc=np.nan_to_num(src.access[rows], nan=0.0),
-                       tgt_acc=np.nan_to_num(tgt.access, nan=0.0), direct=direct, direct_ptr=dptr,
-                       reverse=reverse, cutoff=cutoff, dtype=dtype)
+        job = _pair_job(graph, plan, src, tgt, cutoff, dtype)
 
         def finish(dist: F64, sel: I64) -> tuple[I64, I64, NDArray[Any]]:
             return _block_pairs(job, dist, sel)
 
         for _sel, (s_pos_b, t_b, m_b) in run_blocks(graph, plan, fill=None, finish=finish):
             s_b = rows[s_pos_b]
-            parts_o.append(t_b if reverse else s_b)
-            parts_d.append(s_b if reverse else t_b)
-            parts_m.append(m_b)
-    out = _long_frame(o, d, parts_o, parts_d, parts_m, dtype)
+            oc.append(t_b if reverse else s_b)
+            dc.append(s_b if reverse else t_b)
+            mc.append(m_b)
+    out = _long_frame(o, d, oc, dc, mc)
     _unroutable_attrs(out, o, d)
     return out
