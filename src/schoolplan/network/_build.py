@@ -447,6 +447,14 @@ def merge_parallel(
                       ways_missing_nodes=ways_missing_nodes, ways_excluded=ways_excluded, label=label)
 
 
+def _marked(n: int, *arrays: I64) -> I64:
+    """The distinct values of integer arrays in 0 … n − 1, ascending (``np.unique`` without sorting)."""
+    mark = np.zeros(n, dtype=bool)
+    for arr in arrays:
+        mark[arr] = True
+    return np.nonzero(mark)[0]
+
+
 # --------------------------------------------------------------------------- step 4: component
 @dataclass(frozen=True, eq=False)
 class Survivors:
@@ -478,7 +486,7 @@ def largest_component(raw: RawNetwork, prof: Profile) -> Survivors:
     cols = np.concatenate([b[ff], a[fb]])
     adj = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_raw, n_raw))
     _, lab = connected_components(adj, directed=True, connection="strong")
-    used = np.unique(np.concatenate([a, b]))
+    used = _marked(n_raw, a, b)
     comp_sizes = np.bincount(lab[used])
     in_big = lab == int(np.argmax(comp_sizes))
     keep = in_big[a] & in_big[b]
@@ -569,8 +577,8 @@ def simplify_chains(raw: RawNetwork, keep: NDArray[np.bool_], *, simplify: bool)
 
 
 def _removable(a: I64, b: I64, tf: F64, tb: F64, n_raw: int,
-               simplify: bool) -> tuple[NDArray[np.bool_], I64, I64, I64, I64, I64]:
-    """Removable degree-2 nodes and the incidence lists (``inc_seg`` by ``inc_ptr``)."""
+               simplify: bool) -> tuple[NDArray[np.bool_], I64, I64]:
+    """Removable degree-2 nodes and, for every degree-2 node, its two segments."""
     k = a.size
     ends = np.concatenate([a, b])
     segid = np.concatenate([np.arange(k), np.arange(k)])
@@ -598,17 +606,25 @@ def _removable(a: I64, b: I64, tf: F64, tb: F64, n_raw: int,
         interior[cand[ok]] = True
         i1[cand] = s1
         i2[cand] = s2
-    return interior, i1, i2, inc_seg, inc_ptr, deg
+    return interior, i1, i2
 
 
 def walk_chains(a: I64, b: I64, tf: F64, tb: F64, n_raw: int,
                 simplify: bool) -> tuple[I64, I64, NDArray[np.bool_], I64, I64]:
-    """Group segments into chains through removable degree-2 nodes.
+    """Group segments into chains through removable degree-2 nodes (vectorised).
 
     A node is removable when exactly two segments meet there and travel can pass
     through it in exactly the directions both segments allow (two-way → two-way, or
     one-way → one-way in the same sense). Pure cycles get one of their nodes as a
     routing node.
+
+    Each segment has two *states* (travelled a → b, or b → a); a state's successor is
+    the other segment at its exit node when that node is removable. A chain is read
+    from its first end in node order (the smallest incidence position): list ranking
+    by pointer doubling gives every state its distance to the end of its run, hence
+    the position of each segment on its chain. Cycles start at their lowest segment,
+    travelled a → b. Chains are numbered by their start incidence, cycles after them
+    by their lowest segment.
 
     Returns
     -------
@@ -616,47 +632,62 @@ def walk_chains(a: I64, b: I64, tf: F64, tb: F64, n_raw: int,
         Per segment: chain, position on the chain, whether it runs against the chain
         direction; per chain: start and end raw nodes.
     """
-    interior, i1, i2, inc_seg, inc_ptr, deg = _removable(a, b, tf, tb, n_raw, simplify)
-    A, B, INT, I1, I2 = a.tolist(), b.tolist(), interior.tolist(), i1.tolist(), i2.tolist()
+    interior, i1, i2 = _removable(a, b, tf, tb, n_raw, simplify)
     k = a.size
-    chain_of = [-1] * k
-    pos_of = [0] * k
-    rev_of = [False] * k
-    c_start: list[int] = []
-    c_end: list[int] = []
-    inc_list = inc_seg.tolist()
-    ptr = inc_ptr.tolist()
-
-    def walk(start: int, s: int) -> None:
-        c = len(c_start)
-        cur = start
-        p = 0
-        while True:
-            chain_of[s] = c
-            pos_of[s] = p
-            p += 1
-            if A[s] == cur:
-                nxt = B[s]
-            else:
-                nxt = A[s]
-                rev_of[s] = True
-            if not INT[nxt] or nxt == start:
-                break
-            s = I1[nxt] if I1[nxt] != s else I2[nxt]
-            cur = nxt
-        c_start.append(start)
-        c_end.append(nxt)
-
-    for e in np.nonzero((deg > 0) & ~interior)[0].tolist():
-        for j in range(ptr[e], ptr[e + 1]):
-            s = inc_list[j]
-            if chain_of[s] < 0:
-                walk(e, s)
-    for s in range(k):  # pure cycles of removable nodes
-        if chain_of[s] < 0:
-            walk(A[s], s)
-    return (np.asarray(chain_of, dtype=np.int64), np.asarray(pos_of, dtype=np.int64),
-            np.asarray(rev_of, dtype=bool), np.asarray(c_start, dtype=np.int64), np.asarray(c_end, dtype=np.int64))
+    # incidence positions: by node, then a-ends before b-ends, then by segment
+    inc_pos = np.empty(2 * k, dtype=np.int64)
+    inc_pos[np.argsort(np.concatenate([a, b]), kind="stable")] = np.arange(2 * k)
+    pos_a, pos_b = inc_pos[:k], inc_pos[k:]
+    # components of segments joined at removable nodes
+    x = np.nonzero(interior)[0]
+    link = sparse.coo_matrix((np.ones(x.size), (i1[x], i2[x])), shape=(k, k))
+    _, comp = connected_components(link, directed=False)
+    n_comp = int(comp.max()) + 1 if k else 0
+    # successor of each state: state s = segment s travelled a -> b, state k + s = b -> a
+    exit_node = np.concatenate([b, a])
+    seg = np.concatenate([np.arange(k), np.arange(k)])
+    inner = interior[exit_node]
+    other = np.where(i1[exit_node] != seg, i1[exit_node], i2[exit_node])
+    nxt = np.where(inner, np.where(a[np.maximum(other, 0)] == exit_node, other, k + other), -1)
+    # start state of every chain: its first terminal incidence; cycles: lowest segment, a -> b
+    term_a, term_b = ~interior[a], ~interior[b]
+    cand_pos = np.concatenate([np.where(term_a, pos_a, np.iinfo(np.int64).max),
+                               np.where(term_b, pos_b, np.iinfo(np.int64).max)])
+    cand_state = np.concatenate([np.arange(k), k + np.arange(k)])  # entering at a: a -> b
+    cand_comp = np.concatenate([comp, comp])
+    order = np.lexsort((cand_pos, cand_comp))
+    first = order[np.r_[True, cand_comp[order][1:] != cand_comp[order][:-1]]]
+    start_pos = cand_pos[first]  # by component (components are 0..n_comp-1, all present)
+    is_cycle = start_pos == np.iinfo(np.int64).max
+    low = np.full(n_comp, k, dtype=np.int64)
+    np.minimum.at(low, comp, np.arange(k))
+    start = np.where(is_cycle, low, cand_state[first])
+    cyc = np.nonzero(is_cycle)[0]
+    if cyc.size:  # cut both orientations of each cycle just before its start
+        cut = np.isin(nxt, np.concatenate([low[cyc], k + low[cyc]]))
+        nxt[cut] = -1
+    # list ranking: steps to the end of the run and the run's last state
+    succ = np.where(nxt >= 0, nxt, np.arange(2 * k))
+    dist = (nxt >= 0).astype(np.int64)
+    while True:
+        nxt2 = succ[succ]
+        if np.array_equal(nxt2, succ):
+            break
+        dist = dist + dist[succ]
+        succ = nxt2
+    chosen_fwd = succ[:k] == succ[start[comp]]
+    state = np.where(chosen_fwd, np.arange(k), k + np.arange(k))
+    pos = dist[start[comp]] - dist[state]
+    # number the chains: by start incidence, cycles after them by lowest segment
+    rank = np.lexsort((low, np.where(is_cycle, 0, start_pos), is_cycle))
+    chain_id = np.empty(n_comp, dtype=np.int64)
+    chain_id[rank] = np.arange(n_comp)
+    entry = np.concatenate([a, b])
+    c_start = np.empty(n_comp, dtype=np.int64)
+    c_end = np.empty(n_comp, dtype=np.int64)
+    c_start[chain_id] = entry[start]
+    c_end[chain_id] = exit_node[succ[start]]
+    return chain_id[comp], pos, ~chosen_fwd, c_start, c_end
 
 
 # --------------------------------------------------------------------------- step 6: finish
@@ -676,17 +707,22 @@ def csr_arrays(u: I64, v: I64, w: F64, n: int) -> tuple[I64, I64, F64]:
 
 
 def _chain_labels(raw: RawNetwork, sc: SimpleChains) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
-    """Per chain: the class with the most length, and the name of its longest way of that class."""
+    """Per chain: the class with the most length, and the name of its longest way of that class.
+
+    Ties go to the class / way met first along the chain.
+    """
     pc_codes, pc_uniques = pd.factorize(pd.Series(raw.piece_class, dtype=object), use_na_sentinel=True)
     pl = (pd.DataFrame({"c": sc.chain, "k": pc_codes[sc.cpiece], "p": sc.cpiece, "l": sc.clen})
           .groupby(["c", "k", "p"], sort=False)["l"].sum().reset_index())
-    pl["kl"] = pl.groupby(["c", "k"])["l"].transform("sum")
-    best = pl.sort_values(["c", "kl", "l"], ascending=[True, False, False]).drop_duplicates("c")
-    best = best.set_index("c").reindex(np.arange(sc.n))
-    k = best["k"].to_numpy()
+    kl = pl.groupby(["c", "k"], sort=False)["l"].transform("sum").to_numpy()
+    c, k, p, ln = (pl[x].to_numpy() for x in ("c", "k", "p", "l"))
+    order = np.lexsort((-ln, -kl, c))  # stable: ties keep the order met along the chain
+    best = order[np.r_[True, c[order][1:] != c[order][:-1]]]
     classes = np.empty(sc.n, dtype=object)
-    classes[:] = [pc_uniques[x] if x >= 0 else None for x in k.tolist()]
-    return classes, raw.piece_name(best["p"].to_numpy().astype(np.int64))
+    classes[c[best]] = [pc_uniques[x] if x >= 0 else None for x in k[best].tolist()]
+    names = np.empty(sc.n, dtype=object)
+    names[c[best]] = raw.piece_name(p[best].astype(np.int64))
+    return classes, names
 
 
 def _chain_geometry(raw: RawNetwork, sc: SimpleChains) -> NDArray[np.object_]:
@@ -726,7 +762,7 @@ def finish_graph(raw: RawNetwork, surv: Survivors, sc: SimpleChains) -> dict[str
         The fields of a :class:`~schoolplan.network.graph.RoadGraph` except
         ``profile``, ``source`` and ``bad_weather``.
     """
-    rnodes = np.unique(np.concatenate([sc.start, sc.end]))
+    rnodes = _marked(raw.n_nodes, sc.start, sc.end)
     ra = np.searchsorted(rnodes, sc.start)
     rb = np.searchsorted(rnodes, sc.end)
     chain_class, names = _chain_labels(raw, sc)

@@ -598,7 +598,9 @@ def _factorize_column(values: Any, n: int, name: str) -> tuple[NDArray[np.int64]
     if v.shape != (n,):
         raise ConfigError(f"tag column '{name}' has {v.size} values for {n} ways",
                           fix="give one value per way (or None)")
-    if v.dtype != object:  # one type: pandas factorizes at C speed (NaN = absent)
+    one_type = v.dtype != object or pd.api.types.infer_dtype(v, skipna=True) in {
+        "string", "integer", "floating", "boolean", "empty"}
+    if one_type:  # pandas factorizes at C speed (None / NaN = absent)
         codes, _ = pd.factorize(v, use_na_sentinel=True)
         return codes.astype(np.int64), v
     index: dict[tuple[str, Any], int] = {}
@@ -614,8 +616,12 @@ def _group_columns(columns: Mapping[str, Any], n: int) -> tuple[NDArray[np.int64
     if not names:
         return np.zeros(n, dtype=np.int64), [{}]
     coded = [_factorize_column(columns[c], n, c) for c in names]
-    stacked = np.stack([c for c, _ in coded], axis=1)
-    _, first, group = np.unique(stacked, axis=0, return_index=True, return_inverse=True)
+    group = np.zeros(n, dtype=np.int64)
+    for codes, _ in coded:  # combine column by column, renumbering (codes stay < n: no overflow)
+        group = pd.factorize(group * (int(codes.max(initial=-1)) + 2) + codes + 1)[0].astype(np.int64)
+    # factorize numbers groups in order of first appearance: a group starts where the running max grows
+    running = np.maximum.accumulate(group) if n else group
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]]) if n else np.empty(0, dtype=np.int64)
     reps: list[Mapping[str, Any]] = []
     for i in first.tolist():
         rep = {}
@@ -624,7 +630,7 @@ def _group_columns(columns: Mapping[str, Any], n: int) -> tuple[NDArray[np.int64
             if codes[i] >= 0 and not _absent(x):
                 rep[c] = x.item() if isinstance(x, np.generic) else x
         reps.append(rep)
-    return group.ravel().astype(np.int64), reps
+    return group.astype(np.int64), reps
 
 
 def evaluate_ways(
