@@ -783,10 +783,8 @@ def finish_graph(raw: RawNetwork, surv: Survivors, sc: SimpleChains) -> dict[str
     rindptr, rindices, rmins = csr_arrays(ev, eu, em, n)
     x0, y0 = raw.node_x[sc.ca], raw.node_y[sc.ca]
     x1, y1 = raw.node_x[sc.cb], raw.node_y[sc.cb]
-    seg_lines = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1))
     segs = Segments(x0=x0, y0=y0, x1=x1, y1=y1, chain=sc.chain, pos=sc.pos, f0=sc.f0, tf=sc.ctf, b0=sc.b0,
-                    tb=sc.ctb, l0=sc.l0, length_m=sc.clen, tree=shapely.STRtree(seg_lines),
-                    dropped_tree=surv.dropped_tree)
+                    tb=sc.ctb, l0=sc.l0, length_m=sc.clen, dropped_tree=surv.dropped_tree)
     chains = Chains(a=ra, b=rb, t_fwd=sc.t_fwd, t_bwd=sc.t_bwd, length_m=sc.length_m, n_seg=sc.nseg,
                     fwd_edge=fwd_edge, bwd_edge=bwd_edge)
     stats = {"raw_nodes": surv.n_used_nodes, "raw_segments": raw.n_raw_segments, "nodes": int(n),

@@ -142,7 +142,6 @@ class Segments:
     tb: F64
     l0: F64
     length_m: F64
-    tree: shapely.STRtree
     dropped_tree: shapely.STRtree | None
 
     @property

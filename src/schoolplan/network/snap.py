@@ -33,6 +33,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
+from scipy.spatial import cKDTree
 
 from schoolplan.errors import (
     ConfigError,
@@ -42,7 +43,7 @@ from schoolplan.errors import (
     UnreachableWarning,
     format_rows,
 )
-from schoolplan.network._core import warn_caller
+from schoolplan.network._core import derived, warn_caller
 from schoolplan.network.graph import RoadGraph
 
 __all__ = ["SnappedPoints", "prepare_points", "resolve_points", "snap_points", "snap_xy"]
@@ -245,6 +246,127 @@ def _nearest(tree: shapely.STRtree, pts: NDArray[Any], max_distance: float | Non
     return pi[first].astype(np.int64), ti[first].astype(np.int64), dist[first]
 
 
+@dataclass(frozen=True, eq=False)
+class _SegmentIndex:
+    """Nearest-segment index: a k-d tree of piece midpoints (segments cut into pieces of
+    at most ``2 * half_m``)."""
+
+    x0: F64
+    y0: F64
+    x1: F64
+    y1: F64
+    kd: cKDTree
+    piece_seg: I64
+    half_m: float
+
+
+
+def _segment_index(x0: F64, y0: F64, x1: F64, y1: F64, half_m: float = 50.0) -> _SegmentIndex:
+    length = np.hypot(x1 - x0, y1 - y0)
+    parts = np.maximum(1, np.ceil(length / (2 * half_m)).astype(np.int64))
+    seg = np.repeat(np.arange(x0.size), parts)
+    k = np.arange(seg.size) - np.repeat(np.cumsum(parts) - parts, parts)
+    f = (k + 0.5) / parts[seg]
+    mid = np.column_stack([x0[seg] + f * (x1 - x0)[seg], y0[seg] + f * (y1 - y0)[seg]])
+    return _SegmentIndex(x0=x0, y0=y0, x1=x1, y1=y1, kd=cKDTree(mid), piece_seg=seg,
+                         half_m=float((length / parts / 2).max(initial=0.0)))
+
+
+def _main_index(graph: RoadGraph) -> _SegmentIndex:
+    _, segs = graph.index
+    return derived(graph, "segment_index", lambda: _segment_index(segs.x0, segs.y0, segs.x1, segs.y1))
+
+
+def _point_segment_m(ix: _SegmentIndex, px: F64, py: F64, seg: NDArray[np.int64]) -> F64:
+    """Distance from points to segments (1-D arrays), m — GEOS's formula and order of
+    operations (``Distance::pointToSegment``), so the values equal GEOS's bit for bit."""
+    ax, ay = ix.x0[seg], ix.y0[seg]
+    dxab, dyab = ix.x1[seg] - ax, ix.y1[seg] - ay
+    len2 = dxab * dxab
+    len2 += dyab * dyab
+    pax, pay = px - ax, py - ay
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = pax * dxab
+        r += pay * dyab
+        r /= len2
+        s = pay * dxab  # |(ay − py)·dx − (ax − px)·dy| = |pay·dx − pax·dy| exactly
+        s -= pax * dyab
+        s /= len2
+    d = np.abs(s, out=s)
+    d *= np.sqrt(len2, out=len2)
+    to_a = (r <= 0.0) | ((dxab == 0.0) & (dyab == 0.0))
+    d[to_a] = np.sqrt(pax[to_a] * pax[to_a] + pay[to_a] * pay[to_a])
+    to_b = (r >= 1.0) & ~to_a
+    pbx, pby = px[to_b] - ix.x1[seg[to_b]], py[to_b] - ix.y1[seg[to_b]]
+    d[to_b] = np.sqrt(pbx * pbx + pby * pby)
+    return d
+
+
+def _pick(rows: I64, segs: I64, d: F64, seg: I64, dist: F64) -> None:
+    """The nearest candidate of each row (lowest segment index among equal distances)."""
+    order = np.lexsort((segs, d, rows))
+    first = order[np.r_[True, rows[order][1:] != rows[order][:-1]]] if rows.size else order
+    seg[rows[first]] = segs[first]
+    dist[rows[first]] = d[first]
+
+
+def _nearest_segments(ix: _SegmentIndex, x: F64, y: F64, k: int = 8) -> tuple[I64, F64]:
+    """Nearest segment of every point and its distance — the answer of a GEOS tree
+    (GEOS distances, lowest index among ties), found through the k-d tree.
+
+    The ``k`` nearest piece midpoints give candidates; a segment outside them is at
+    least (k-th midpoint distance − largest piece half-length) away, so when that
+    bound exceeds the best candidate the answer is certain. Points the bound does not
+    settle (a few per cent) look at every piece within the bound's radius.
+    """
+    n = x.size
+    seg = np.full(n, -1, dtype=np.int64)
+    dist = np.full(n, np.inf)
+    todo = np.arange(n)
+    radius = np.full(n, np.inf)
+    n_pieces = ix.piece_seg.size
+    kk = min(k, n_pieces)
+    if n:
+        dm, pi = ix.kd.query(np.column_stack([x, y]), k=kk)
+        dm, pi = dm.reshape(n, kk), pi.reshape(n, kk)
+        cand = ix.piece_seg[pi]
+        # flat arrays: numpy broadcasting over a short last axis is slow
+        d = _point_segment_m(ix, np.repeat(x, kk), np.repeat(y, kk), cand.ravel()).reshape(n, kk)
+        best = d.min(axis=1)
+        tol = 1e-9 * (1.0 + best)  # rounding of the computed distances
+        settled = (dm[:, -1] - ix.half_m > best + tol) | (kk == n_pieces)
+        r, j = np.nonzero(settled[:, None] & (d == best[:, None]))
+        _pick(r, cand[r, j], d[r, j], seg, dist)
+        todo, radius = todo[~settled], (best + ix.half_m + 2 * tol)[~settled]
+    if todo.size:  # every piece within the radius that the k nearest could not settle
+        hits = ix.kd.query_ball_point(np.column_stack([x[todo], y[todo]]), r=radius)
+        rows = np.repeat(todo, [len(h) for h in hits])
+        segs = ix.piece_seg[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
+        _pick(rows, segs, _point_segment_m(ix, x[rows], y[rows], segs), seg, dist)
+    return seg, dist
+
+
+def _closer_dropped(graph: RoadGraph, x: F64, y: F64, dist: F64, max_snap_m: float) -> NDArray[np.bool_]:
+    """Points whose nearest dropped segment (within ``max_snap_m``) is strictly closer than ``dist``."""
+    _, segs = graph.index
+    out = np.zeros(x.size, dtype=bool)
+    tree = segs.dropped_tree
+    if tree is None or x.size == 0:
+        return out
+
+    def make() -> _SegmentIndex:
+        xy = shapely.get_coordinates(tree.geometries).reshape(-1, 2, 2)
+        return _segment_index(xy[:, 0, 0], xy[:, 0, 1], xy[:, 1, 0], xy[:, 1, 1])
+
+    ix = derived(graph, "dropped_index", make)
+    dm, _ = ix.kd.query(np.column_stack([x, y]), k=1)
+    maybe = np.nonzero(dm - ix.half_m < np.minimum(dist, max_snap_m) + 1e-6 * (1.0 + dist))[0]
+    if maybe.size:
+        pi, _, d = _nearest(tree, shapely.points(x[maybe], y[maybe]), max_snap_m)
+        out[maybe[pi[d < dist[maybe[pi]]]]] = True
+    return out
+
+
 def snap_xy(
     graph: RoadGraph,
     ids: pd.Index,
@@ -266,20 +388,14 @@ def snap_xy(
         raise ConfigError("access_speed_kmh must be > 0", fix="give a speed in km/h, e.g. 4 for walking")
     ch, segs = graph.index
     n = x.size
-    pts = shapely.points(x, y)
     seg = np.full(n, -1, dtype=np.int64)
     dist = np.full(n, np.inf)
     if n:
-        pi, ti, d = _nearest(segs.tree, pts, None)
-        seg[pi] = ti
-        dist[pi] = d
+        seg, dist = _nearest_segments(_main_index(graph), x, y)
     status = np.full(n, "ok", dtype=object)
     far = dist > max_snap_m
     status[far] = "far"
-    if segs.dropped_tree is not None and n:
-        pi, _, d = _nearest(segs.dropped_tree, pts, max_snap_m)
-        closer = d < dist[pi]
-        status[pi[closer]] = "dropped"
+    status[_closer_dropped(graph, x, y, dist, max_snap_m)] = "dropped"
     routable = (status == "ok") | ((status == "far") & snap_far)
     if snap_dropped:  # use the nearest road of the main network instead
         routable |= (status == "dropped") & ((dist <= max_snap_m) | snap_far)
