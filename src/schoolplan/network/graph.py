@@ -397,7 +397,11 @@ def _edge_times(
     if bad.size:
         raise NetworkError(f"{bad.size:,} edges have no valid travel time (minutes must be a number ≥ 0)",
                            rows=bad.tolist(), fix="give minutes ≥ 0 for every edge, or minutes=None to use the profile")
-    one = np.zeros(m, dtype=bool) if oneway is None else _as_array(oneway, bool, "oneway", m)
+    one = np.zeros(m, dtype=bool) if oneway is None else np.asarray(oneway)
+    if one.shape != (m,) or not (one.dtype == bool or (np.issubdtype(one.dtype, np.integer) and np.isin(one, (0, 1)).all())):
+        raise NetworkError(f"with minutes given, oneway must be {m:,} booleans (True: u → v only)",
+                           fix="pass oneway as a boolean array, or minutes=None to read one-way tags with the profile")
+    one = one.astype(bool)
     classes = np.full(m, None, dtype=object)
     if "highway" in tags:
         codes, uniques = pd.factorize(pd.Series(tags["highway"], dtype=object), use_na_sentinel=True)
@@ -458,8 +462,8 @@ def from_arrays(
         Per edge, optional (None values = absent): class (OSM ``highway`` value or
         国道/省道/县道/乡道/村道 ...), explicit speed (replaces the class speed), posted
         limit (caps it), one-way in the ``u → v`` direction, 急弯陡坡 flag (school-bus
-        cap). Used only when ``minutes`` is None, except ``oneway`` and ``road_class``
-        (kept for the edge table).
+        cap). Used only when ``minutes`` is None, except ``road_class`` (kept for the
+        edge table) and ``oneway``, which must then be booleans.
     name
         Road name per edge (for the edge table).
     length_m
