@@ -1,7 +1,8 @@
 """Dijkstra machinery shared by the queries (internal module; public names).
 
 * :func:`peel` — dead-end branches of a graph (memoised per graph).
-* :func:`augmented` — the graph (or its reverse) plus one virtual source per point.
+* :func:`base_csr` / :func:`with_sources` — the graph (or its reverse) plus one virtual
+  source node per point.
 * :func:`search_plan` / :func:`run_blocks` — shortest minutes from points to every
   node (or to the points), in memory-bounded blocks, optionally in forked worker
   processes, each block reduced where it was computed.
@@ -10,9 +11,11 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -32,12 +35,13 @@ __all__ = [
     "Finish",
     "Peel",
     "SearchPlan",
-    "augmented",
+    "base_csr",
     "check_cutoff",
     "peel",
     "run_blocks",
     "same_chain",
     "search_plan",
+    "with_sources",
 ]
 
 #: memory budget for one block of Dijkstra results, bytes
@@ -144,29 +148,30 @@ def _peel(graph: RoadGraph) -> Peel:
     return Peel(peeled=peeled, root=root, up=up, down=down, branch=branch, u=u, rev_u=ru)
 
 
-def augmented(graph: RoadGraph, reverse: bool, heads: Sequence[tuple[I64, F64]],
-               keep_nodes: NDArray[np.bool_] | None = None) -> sparse.csr_matrix:
-    """The graph (or its reverse) plus one virtual source node per search point.
-
-    ``heads`` lists, per end (a and b), the node each virtual source links to and the
-    link time; ``inf`` links are left out. With ``keep_nodes`` only edges between kept
-    nodes are searched (the other nodes stay, isolated).
-    """
+def base_csr(graph: RoadGraph, reverse: bool, keep_nodes: NDArray[np.bool_] | None = None) -> tuple[I64, I64, F64]:
+    """CSR arrays of the graph (or its reverse); with ``keep_nodes`` only the edges between
+    kept nodes (the other nodes stay, isolated)."""
     if reverse:
         indptr, indices, data = graph.rev_indptr, graph.rev_indices, graph.rev_minutes
     else:
         indptr, indices, data = graph.indptr, graph.indices, graph.minutes
-    n = graph.n_nodes
     if keep_nodes is not None:
+        n = graph.n_nodes
         pl = peel(graph)
         rows = pl.rev_u if reverse else pl.u
         m = keep_nodes[rows] & keep_nodes[indices]
         indices, data = indices[m], data[m]
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows[m], minlength=n), out=indptr[1:])
-    s = heads[0][0].size
-    tgt = np.stack([h[0] for h in heads], axis=1)  # (s, 2)
-    w = np.stack([h[1] for h in heads], axis=1)
+    return indptr, indices, data
+
+
+def with_sources(n: int, base: tuple[I64, I64, F64], tgt: I64, w: F64) -> sparse.csr_matrix:
+    """The graph plus one virtual source node per point (``n``, ``n + 1`` ...), linked to
+    the nodes ``tgt[i]`` (one column per edge end) with minutes ``w[i]``; ``inf`` links and
+    missing nodes (−1) are left out."""
+    indptr, indices, data = base
+    s = tgt.shape[0]
     ok = np.isfinite(w) & (tgt >= 0)
     cnt = ok.sum(axis=1)
     vptr = indptr[-1] + np.concatenate([[0], np.cumsum(cnt)])
@@ -190,7 +195,7 @@ class SearchPlan:
     Attributes
     ----------
     n
-        Nodes of the graph (the augmented graph has one more per source point).
+        Nodes of the graph (each block adds one virtual node per source).
     reverse
         Searches run on the reversed graph (times *to* the points).
     rows
@@ -198,8 +203,11 @@ class SearchPlan:
     keep
         Nodes searched: the core plus the dead-end branches holding a source.
         Other nodes are reached through their branch root (``peel``).
-    G
-        The augmented CSR graph.
+    base
+        CSR arrays of the searched graph.
+    tgt, w
+        Per source (``(len(rows), 2)``): the end nodes it links to and the link minutes.
+        Each block searches the graph plus its own sources only.
     tasks
         Blocks: positions in ``rows`` and the search limit of each, minutes.
     jobs
@@ -210,7 +218,9 @@ class SearchPlan:
     reverse: bool
     rows: I64
     keep: NDArray[np.bool_]
-    G: sparse.csr_matrix
+    base: tuple[I64, I64, F64]
+    tgt: I64
+    w: F64
     tasks: list[tuple[I64, float]]
     jobs: int
 
@@ -221,19 +231,20 @@ def search_plan(graph: RoadGraph, src: SnappedPoints, rows: I64, *, reverse: boo
 
     The points are virtual sources linked to the two ends of their edge; blocks of
     sources share one SciPy ``dijkstra`` call of bounded memory (≤ :data:`BLOCK_BYTES`)
-    whose ``limit`` is ``limit`` minus the smallest access leg in the block.
+    on the graph plus the block's own sources, whose ``limit`` is ``limit`` minus the
+    smallest access leg in the block.
     """
     n = graph.n_nodes
     if reverse:  # node -> point: links from the end nodes into the point
-        heads = [(src.a[rows], src.in_a[rows]), (src.b[rows], src.in_b[rows])]
+        w = np.column_stack([src.in_a[rows], src.in_b[rows]])
     else:
-        heads = [(src.a[rows], src.out_a[rows]), (src.b[rows], src.out_b[rows])]
+        w = np.column_stack([src.out_a[rows], src.out_b[rows]])
+    tgt = np.column_stack([src.a[rows], src.b[rows]])
     pl = peel(graph)
-    ends = np.concatenate([src.a[rows], src.b[rows]])
+    ends = tgt.ravel()
     active = np.unique(pl.branch[ends[ends >= 0]])
     keep = ~pl.peeled | np.isin(pl.branch, active[active >= 0])
-    G = augmented(graph, reverse, heads, keep_nodes=keep)
-    block = max(1, int(BLOCK_BYTES // (8 * (n + rows.size))))
+    block = max(1, int(BLOCK_BYTES // (8 * (n + 64))))
     jobs = max(1, int(n_jobs))
     if jobs > 1:
         block = max(1, min(block, -(-rows.size // jobs)))
@@ -243,21 +254,24 @@ def search_plan(graph: RoadGraph, src: SnappedPoints, rows: I64, *, reverse: boo
         sel = np.arange(start, min(start + block, rows.size))
         lim = limit - float(acc[sel].min()) if math.isfinite(limit) else np.inf
         tasks.append((sel, lim))
-    return SearchPlan(n=n, reverse=reverse, rows=rows, keep=keep, G=G, tasks=tasks, jobs=jobs)
+    return SearchPlan(n=n, reverse=reverse, rows=rows, keep=keep, base=base_csr(graph, reverse, keep), tgt=tgt,
+                      w=w, tasks=tasks, jobs=jobs)
 
 
-def _block(G: sparse.csr_matrix, n: int, sel: I64, lim: float, outside: tuple[I64, I64, F64] | None,
+def _block(plan: SearchPlan, sel: I64, lim: float, outside: tuple[I64, I64, F64] | None,
            finish: Finish | None) -> Any:
-    """One Dijkstra block from the virtual sources ``n + sel``.
+    """One Dijkstra block from the sources ``sel`` (positions in ``plan.rows``).
 
     ``outside = (nodes, roots, extra)``: nodes left out of the search (dead-end
     branches) get ``D[root] + extra``. ``finish(dist, sel)`` reduces the block where
     it was computed (in the worker process), e.g. to the times at the destinations.
     """
+    n = plan.n
     if lim < 0:
         dist = np.full((sel.size, n), np.inf)
     else:
-        dist = dijkstra(G, directed=True, indices=n + sel, limit=lim * (1 + 1e-12) + 1e-12)[:, :n]
+        G = with_sources(n, plan.base, plan.tgt[sel], plan.w[sel])
+        dist = dijkstra(G, directed=True, indices=n + np.arange(sel.size), limit=lim * (1 + 1e-12) + 1e-12)[:, :n]
     if outside is not None and outside[0].size:
         nodes, roots, extra = outside
         dist[:, nodes] = dist[:, roots] + extra
@@ -266,7 +280,7 @@ def _block(G: sparse.csr_matrix, n: int, sel: I64, lim: float, outside: tuple[I6
 
 def _forked_block(sel: I64, lim: float) -> Any:
     st = _FORK_STATE
-    return _block(st["G"], st["n"], sel, lim, st["outside"], st["finish"])
+    return _block(st["plan"], sel, lim, st["outside"], st["finish"])
 
 
 def run_blocks(graph: RoadGraph, plan: SearchPlan, *, fill: I64 | Literal["all"] | None,
@@ -298,17 +312,30 @@ def run_blocks(graph: RoadGraph, plan: SearchPlan, *, fill: I64 | Literal["all"]
     tasks = plan.tasks
     if plan.jobs == 1 or len(tasks) == 1 or not hasattr(os, "fork"):
         for sel, lim in tasks:
-            yield sel, _block(plan.G, plan.n, sel, lim, outside, finish)
+            yield sel, _block(plan, sel, lim, outside, finish)
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    _FORK_STATE.update(G=plan.G, n=plan.n, outside=outside, finish=finish)
+    _FORK_STATE.update(plan=plan, outside=outside, finish=finish)
+    jobs = min(plan.jobs, len(tasks))
     try:
-        with ProcessPoolExecutor(max_workers=min(plan.jobs, len(tasks)), mp_context=mp.get_context("fork")) as ex:
-            futures = [ex.submit(_forked_block, sel, lim) for sel, lim in tasks]
-            for (sel, _), fut in zip(tasks, futures, strict=True):
-                yield sel, fut.result()
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as ex:
+            # a bounded window of blocks in flight: results are consumed in order and dropped,
+            # so finished blocks never pile up in memory
+            queue = iter(tasks)
+            pending: deque[tuple[I64, Any]] = deque()
+            for sel, lim in itertools.islice(queue, 2 * jobs):
+                pending.append((sel, ex.submit(_forked_block, sel, lim)))
+            while pending:
+                sel, fut = pending.popleft()
+                result = fut.result()
+                del fut
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.append((nxt[0], ex.submit(_forked_block, *nxt)))
+                yield sel, result
+                del result
     finally:
         _FORK_STATE.clear()
 

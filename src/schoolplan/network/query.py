@@ -242,24 +242,24 @@ def _end_index(graph: RoadGraph, t: SnappedPoints, keep: NDArray[np.bool_], reve
                      ptr_a=pa, tgt_a=ta, ptr_b=pb, tgt_b=tb)
 
 
-def _expand(ptr: I64, tgt: I64, r: I64, nd: I64) -> tuple[I64, I64]:
-    """(row, target) for every target listed under the reached (row, node) pairs."""
+def _expand(ptr: I64, tgt: I64, nd: I64) -> tuple[I64, I64]:
+    """For every target listed under the reached nodes ``nd``: (index into ``nd``, target)."""
     cnt = ptr[nd + 1] - ptr[nd]
-    has = cnt > 0
-    r, nd, cnt = r[has], nd[has], cnt[has]
-    if r.size == 0:
+    k = np.flatnonzero(cnt)
+    if k.size == 0:
         e = np.empty(0, dtype=np.int64)
         return e, e
-    total = int(cnt.sum())
-    start = np.repeat(ptr[nd] - (np.cumsum(cnt) - cnt), cnt)
-    return np.repeat(r, cnt), tgt[start + np.arange(total)]
+    cnt = cnt[k]
+    start = np.repeat(ptr[nd[k]] - (np.cumsum(cnt) - cnt), cnt)
+    return np.repeat(k, cnt), tgt[start + np.arange(start.size)]
 
 
-def _via_ends(ix: _EndIndex, dist: F64, r: I64, t: I64) -> F64:
-    """Time from search source row ``r`` to target ``t`` through either end of its edge."""
-    ta = (dist[r, ix.node_a[t]] + ix.extra_a[t]) + ix.w_a[t]
-    tb = (dist[r, ix.node_b[t]] + ix.extra_b[t]) + ix.w_b[t]
-    return np.minimum(ta, tb)
+def _via(dist: F64, r: I64, node: I64, extra: F64, w: F64) -> F64:
+    """``(D[r, node] + extra) + w``: time through one end of the target's edge."""
+    t = dist[r, node]
+    t += extra
+    t += w
+    return t
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,37 +295,58 @@ def _pair_job(graph: RoadGraph, plan: Any, src: SnappedPoints, tgt: SnappedPoint
                     direct_ptr=dptr, reverse=reverse, cutoff=cutoff, dtype=dtype)
 
 
-def _block_pairs(job: _PairJob, dist: F64, sel: I64) -> tuple[I64, I64, NDArray[Any]]:
-    """Reachable (source position, target, minutes) of one block of searches."""
+def _block_pairs(job: _PairJob, dist: F64, sel: I64) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[Any]]:
+    """Reachable (source position, target, minutes) of one block of searches.
+
+    Targets are found through the nodes each search reached: listed under their
+    edge's a end (time through both ends), or under the b end when the a end was not
+    reached. Pairs on the same chain get the direct time along it as well.
+    """
     ix = job.ix
     r, nd = np.nonzero(np.isfinite(dist))
-    r_a, t_a = _expand(ix.ptr_a, ix.tgt_a, r, nd)
-    r_b, t_b = _expand(ix.ptr_b, ix.tgt_b, r, nd)
-    # targets listed under their a end and reached there are done
-    first_b = ~(np.isfinite(dist[r_b, ix.node_a[t_b]]) & np.isfinite(ix.w_a[t_b]))
-    r_b, t_b = r_b[first_b], t_b[first_b]
-    rr = np.concatenate([r_a, r_b])
-    tt = np.concatenate([t_a, t_b])
-    src = sel[rr]
-    other = ix.chain[tt] != job.src_chain[src]  # pairs sharing a chain are done below
-    rr, tt, src = rr[other], tt[other], src[other]
-    times = _via_ends(ix, dist, rr, tt)
+    d_nd = dist[r, nd]
+    ka, ta = _expand(ix.ptr_a, ix.tgt_a, nd)
+    kb, tb = _expand(ix.ptr_b, ix.tgt_b, nd)
+    ra, rb = r[ka], r[kb]
+    # b-listed targets whose a end was reached (with a finite link) are done through the a list
+    a_done = np.isfinite(dist[rb, ix.node_a[tb]]) & np.isfinite(ix.w_a[tb])
+    keep_b = ~a_done
+    kb, tb, rb = kb[keep_b], tb[keep_b], rb[keep_b]
+    # pairs sharing a chain are done below
+    src_chain = job.src_chain[sel]
+    oa = ix.chain[ta] != src_chain[ra]
+    ob = ix.chain[tb] != src_chain[rb]
+    ka, ta, ra = ka[oa], ta[oa], ra[oa]
+    kb, tb, rb = kb[ob], tb[ob], rb[ob]
+    via_a = d_nd[ka]
+    via_a += ix.extra_a[ta]
+    via_a += ix.w_a[ta]
+    times_a = np.minimum(via_a, _via(dist, ra, ix.node_b[ta], ix.extra_b[ta], ix.w_b[ta]))
+    times_b = d_nd[kb]  # the a end is unreachable here: only the b end counts
+    times_b += ix.extra_b[tb]
+    times_b += ix.w_b[tb]
+    parts = [(ra, ta, times_a), (rb, tb, times_b)]
     # pairs on the same chain: min(through the ends, directly along the chain)
     ds, dt, dm = job.direct
     lo, hi = job.direct_ptr[sel[0]], job.direct_ptr[sel[-1] + 1]
     if hi > lo:
-        s_src, s_t, s_m = ds[lo:hi], dt[lo:hi], dm[lo:hi]
-        s_r = s_src - sel[0]
-        s_times = np.minimum(_via_ends(ix, dist, s_r, s_t), s_m)
-        src = np.concatenate([src, s_src])
-        tt = np.concatenate([tt, s_t])
-        times = np.concatenate([times, s_times])
+        s_r, s_t = ds[lo:hi] - sel[0], dt[lo:hi]
+        through = np.minimum(_via(dist, s_r, ix.node_a[s_t], ix.extra_a[s_t], ix.w_a[s_t]),
+                             _via(dist, s_r, ix.node_b[s_t], ix.extra_b[s_t], ix.w_b[s_t]))
+        parts.append((s_r, s_t, np.minimum(through, dm[lo:hi])))
+    rr = np.concatenate([p[0] for p in parts])
+    tt = np.concatenate([p[1] for p in parts])
+    times = np.concatenate([p[2] for p in parts])
+    src = sel[rr]
     if job.reverse:  # targets are origins: origin access first, as in the dense matrix
-        total = (times + job.tgt_acc[tt]) + job.src_acc[src]
+        times += job.tgt_acc[tt]
+        times += job.src_acc[src]
     else:
-        total = (times + job.src_acc[src]) + job.tgt_acc[tt]
-    hit = total <= job.cutoff
-    return src[hit], tt[hit], total[hit].astype(job.dtype)
+        times += job.src_acc[src]
+        times += job.tgt_acc[tt]
+    hit = times <= job.cutoff
+    # compact types: forked workers send these back through a pipe
+    return src[hit].astype(np.int32), tt[hit].astype(np.int32), times[hit].astype(job.dtype)
 
 
 def _code_dtype(n: int) -> Any:

@@ -268,7 +268,8 @@ def _segment_index(x0: F64, y0: F64, x1: F64, y1: F64, half_m: float = 50.0) -> 
     k = np.arange(seg.size) - np.repeat(np.cumsum(parts) - parts, parts)
     f = (k + 0.5) / parts[seg]
     mid = np.column_stack([x0[seg] + f * (x1 - x0)[seg], y0[seg] + f * (y1 - y0)[seg]])
-    return _SegmentIndex(x0=x0, y0=y0, x1=x1, y1=y1, kd=cKDTree(mid), piece_seg=seg,
+    return _SegmentIndex(x0=x0, y0=y0, x1=x1, y1=y1, kd=cKDTree(mid, balanced_tree=False, compact_nodes=False),
+                         piece_seg=seg,
                          half_m=float((length / parts / 2).max(initial=0.0)))
 
 
@@ -327,7 +328,7 @@ def _nearest_segments(ix: _SegmentIndex, x: F64, y: F64, k: int = 8) -> tuple[I6
     n_pieces = ix.piece_seg.size
     kk = min(k, n_pieces)
     if n:
-        dm, pi = ix.kd.query(np.column_stack([x, y]), k=kk)
+        dm, pi = ix.kd.query(np.column_stack([x, y]), k=kk, workers=-1)
         dm, pi = dm.reshape(n, kk), pi.reshape(n, kk)
         cand = ix.piece_seg[pi]
         # flat arrays: numpy broadcasting over a short last axis is slow
@@ -339,7 +340,7 @@ def _nearest_segments(ix: _SegmentIndex, x: F64, y: F64, k: int = 8) -> tuple[I6
         _pick(r, cand[r, j], d[r, j], seg, dist)
         todo, radius = todo[~settled], (best + ix.half_m + 2 * tol)[~settled]
     if todo.size:  # every piece within the radius that the k nearest could not settle
-        hits = ix.kd.query_ball_point(np.column_stack([x[todo], y[todo]]), r=radius)
+        hits = ix.kd.query_ball_point(np.column_stack([x[todo], y[todo]]), r=radius, workers=-1)
         rows = np.repeat(todo, [len(h) for h in hits])
         segs = ix.piece_seg[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits])]
         _pick(rows, segs, _point_segment_m(ix, x[rows], y[rows], segs), seg, dist)
@@ -359,7 +360,7 @@ def _closer_dropped(graph: RoadGraph, x: F64, y: F64, dist: F64, max_snap_m: flo
         return _segment_index(xy[:, 0, 0], xy[:, 0, 1], xy[:, 1, 0], xy[:, 1, 1])
 
     ix = derived(graph, "dropped_index", make)
-    dm, _ = ix.kd.query(np.column_stack([x, y]), k=1)
+    dm, _ = ix.kd.query(np.column_stack([x, y]), k=1, workers=-1)
     maybe = np.nonzero(dm - ix.half_m < np.minimum(dist, max_snap_m) + 1e-6 * (1.0 + dist))[0]
     if maybe.size:
         pi, _, d = _nearest(tree, shapely.points(x[maybe], y[maybe]), max_snap_m)
