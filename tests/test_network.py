@@ -794,14 +794,12 @@ def test_sparse_equals_dense_on_demo_county(demo, monkeypatch):
     monkeypatch.setattr(_search, "BLOCK_BYTES", 1 << 18)  # many small blocks
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnreachableWarning)
-        for cutoff in (None, 60.0, 12.0):
-            for side in ("auto", "origins"):
-                dense = travel_time_matrix(g, o, d, cutoff_minutes=cutoff, dtype=np.float64, search_from=side)
-                for jobs in (1, 2):
-                    long = travel_time_matrix(g, o, d, cutoff_minutes=cutoff, sparse=True, dtype=np.float64,
-                                              search_from=side, n_jobs=jobs)
-                    assert_long_equals_dense(long, dense)
-                    assert long.attrs["unroutable_origins"] == dense.attrs["unroutable_origins"]
+        for cutoff, side, jobs in ((None, "auto", 1), (60.0, "auto", 2), (12.0, "origins", 1)):
+            dense = travel_time_matrix(g, o, d, cutoff_minutes=cutoff, dtype=np.float64, search_from=side)
+            long = travel_time_matrix(g, o, d, cutoff_minutes=cutoff, sparse=True, dtype=np.float64,
+                                      search_from=side, n_jobs=jobs)
+            assert_long_equals_dense(long, dense)
+            assert long.attrs["unroutable_origins"] == dense.attrs["unroutable_origins"]
         # the default float32: the same pairs (the cutoff is applied in float64), minutes rounded once
         long32 = travel_times_long(g, o, d, cutoff_minutes=60.0)
         dense32 = travel_time_matrix(g, o, d, cutoff_minutes=60.0)
