@@ -293,8 +293,15 @@ def main() -> None:
     ]) + "\n"
     print("\n" + text)
     if not args.no_write:
-        OUT.write_text(text, encoding="utf-8")
+        OUT.write_text(text + _scale_section(), encoding="utf-8")
         print(f"written {OUT}", file=sys.stderr)
+
+
+def _scale_section() -> str:
+    """The section of RESULTS_network.md written by bench_scale.py, kept as it is."""
+    old = OUT.read_text(encoding="utf-8") if OUT.exists() else ""
+    start, end = old.find("<!-- bench_scale:start -->"), old.find("<!-- bench_scale:end -->")
+    return "\n" + old[start:end] + "<!-- bench_scale:end -->\n" if 0 <= start < end else ""
 
 
 if __name__ == "__main__":

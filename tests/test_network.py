@@ -34,18 +34,22 @@ from schoolplan.errors import (
     UnreachableWarning,
 )
 from schoolplan.network import (
+    SnappedPoints,
     available_profiles,
     build_graph,
+    from_arrays,
     from_networkx,
     isochrones,
     load_profile,
     nearest,
     normalize_road_class,
     parse_maxspeed,
+    prepare_points,
     read_hgt,
     snap_points,
     to_networkx,
     travel_time_matrix,
+    travel_times_long,
 )
 from schoolplan.network.profiles import evaluate_way
 
@@ -139,6 +143,19 @@ def reference_matrix(g, origins, destinations, cutoff=math.inf) -> np.ndarray:
             if isinstance(node, tuple) and node[0] == "D" and t <= cutoff:
                 out[i, dcol[node[1]]] = t
     return out
+
+
+def assert_long_equals_dense(long: pd.DataFrame, dense: pd.DataFrame) -> None:
+    """The long table holds exactly the finite entries of the matrix, with the same values."""
+    assert list(long.columns) == ["origin", "destination", "minutes"]
+    assert isinstance(long["origin"].dtype, pd.CategoricalDtype)
+    got = pd.Series(long["minutes"].to_numpy(), index=pd.MultiIndex.from_arrays(
+        [long["origin"].astype(object), long["destination"].astype(object)]))
+    assert not got.index.duplicated().any()
+    want = dense.stack().dropna()
+    assert len(got) == len(want)
+    got = got.reindex(want.index)
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
 
 
 # --------------------------------------------------------------------------- profiles
@@ -585,6 +602,21 @@ def test_random_graphs_match_networkx(case):
         warnings.simplefilter("ignore", UnreachableWarning)
         mo = travel_time_matrix(g, off, off, dtype=np.float64)
     np.testing.assert_allclose(mo.to_numpy(), reference_matrix(g, off, off), atol=1e-6, equal_nan=True)
+    # the sparse form holds exactly the finite entries of the matrix, whichever side is searched
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreachableWarning)
+        for pts_, mat in ((node_pts, m), (off, mo)):
+            for side in ("origins", "destinations"):
+                dense = travel_time_matrix(g, pts_, pts_, dtype=np.float64, search_from=side)
+                if side == "destinations":  # what "auto" picks when both sides are the same points
+                    np.testing.assert_array_equal(dense.to_numpy(), mat.to_numpy())
+                assert_long_equals_dense(travel_times_long(g, pts_, pts_, cutoff_minutes=None, dtype=np.float64,
+                                                           search_from=side), dense)
+    # the array entry point builds the same graph from the same edges
+    uu, vv, ww = (np.array([e[i] for e in G.edges(data="minutes")]) for i in range(3))
+    ga = from_arrays(xy[:, 0], xy[:, 1], uu, vv, ww, directed=True, source_crs="EPSG:32649")
+    for attr in ("node_x", "node_y", "node_id", "indptr", "indices", "minutes", "rev_indptr", "rev_minutes"):
+        np.testing.assert_array_equal(getattr(ga, attr), getattr(g, attr))
 
 
 # --------------------------------------------------------------------------- nearest
@@ -735,3 +767,316 @@ def test_graph_pickles(cn):
     g2 = pickle.loads(pickle.dumps(cn))
     p = pts([cn_point(5, 1), cn_point(9, 3)])
     np.testing.assert_array_equal(travel_time_matrix(g2, p, p).to_numpy(), travel_time_matrix(cn, p, p).to_numpy())
+
+
+# --------------------------------------------------------------------------- province scale (issue 19)
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo_county"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """The demo county's school-bus graph, villages and compulsory schools."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        g = build_graph(DEMO / "roads.osm.pbf")
+    villages = gpd.read_file(DEMO / "county.gpkg", layer="villages").set_index("village_id")
+    schools = gpd.read_file(DEMO / "county.gpkg", layer="schools").set_index("school_id")
+    return g, villages, schools
+
+
+def test_sparse_equals_dense_on_demo_county(demo, monkeypatch):
+    from schoolplan.network import _search
+
+    g, villages, schools = demo
+    extra = mary_points(g, 400, 61, jitter_m=300.0).to_crs(4326)  # more points than the county has
+    o = pd.concat([villages[["geometry"]], extra]).pipe(gpd.GeoDataFrame, crs=4326)
+    d = pd.concat([schools[["geometry"]], extra.iloc[:60]]).pipe(gpd.GeoDataFrame, crs=4326)
+    monkeypatch.setattr(_search, "BLOCK_BYTES", 1 << 18)  # many small blocks
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreachableWarning)
+        for cutoff, side, jobs in ((None, "auto", 1), (60.0, "auto", 2), (12.0, "origins", 1)):
+            dense = travel_time_matrix(g, o, d, cutoff_minutes=cutoff, dtype=np.float64, search_from=side)
+            long = travel_time_matrix(g, o, d, cutoff_minutes=cutoff, sparse=True, dtype=np.float64,
+                                      search_from=side, n_jobs=jobs)
+            assert_long_equals_dense(long, dense)
+            assert long.attrs["unroutable_origins"] == dense.attrs["unroutable_origins"]
+        # the default float32: the same pairs (the cutoff is applied in float64), minutes rounded once
+        long32 = travel_times_long(g, o, d, cutoff_minutes=60.0)
+        dense32 = travel_time_matrix(g, o, d, cutoff_minutes=60.0)
+    assert long32["minutes"].dtype == np.float32 and dense32.to_numpy().dtype == np.float32
+    assert_long_equals_dense(long32, dense32)
+
+
+def test_sparse_long_table_layout(cn):
+    p = pts([cn_point(1, 1), cn_point(5, 1), cn_point(9, 3), cn_point(60, 60)], ids=["a", "b", "c", "far"])
+    with pytest.warns(UnreachableWarning, match="far"):
+        long = travel_times_long(cn, p, p.iloc[:2], cutoff_minutes=None)
+    warnings.simplefilter("ignore", UnreachableWarning)
+    assert long["origin"].cat.categories.tolist() == ["a", "b", "c", "far"]
+    assert long["destination"].cat.categories.tolist() == ["a", "b"]
+    assert "far" not in set(long["origin"].astype(str))  # unroutable: no row, never 0
+    assert long.attrs["unroutable_origins"] == {"far": "far"}
+    assert_long_equals_dense(long, travel_time_matrix(cn, p, p.iloc[:2], dtype=np.float32))
+    empty = travel_times_long(cn, p.iloc[:1], p.iloc[1:2], cutoff_minutes=0.01)
+    assert len(empty) == 0 and list(empty.columns) == ["origin", "destination", "minutes"]
+
+
+def test_long_columns_join_without_copies(monkeypatch):
+    from schoolplan.network import query
+
+    monkeypatch.setattr(query._Column, "SEGMENT_BYTES", 64)  # 8 float64 per segment
+    col = query._Column(np.float64)
+    parts = [np.arange(k, dtype=np.float64) + 100 * k for k in (0, 3, 17, 8, 1)]
+    for part in parts:
+        col.append(part)
+    assert len(col.segments) == -(-sum(p.size for p in parts) // 8)
+    np.testing.assert_array_equal(col.join(), np.concatenate(parts))
+    assert col.segments == []
+
+
+def test_prepared_points_are_reused(mary, cn):
+    o, d = mary_points(mary, 40, 71), mary_points(mary, 9, 72)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreachableWarning)
+        po = prepare_points(mary, o, role="villages")
+        pd_ = prepare_points(mary, d, role="schools")
+        m = travel_time_matrix(mary, o, d, dtype=np.float64)
+        np.testing.assert_array_equal(travel_time_matrix(mary, po, pd_, dtype=np.float64).to_numpy(), m.to_numpy())
+        np.testing.assert_array_equal(travel_time_matrix(mary, po, d, dtype=np.float64).to_numpy(), m.to_numpy())
+        pd.testing.assert_frame_equal(nearest(mary, po, pd_, k=2), nearest(mary, o, d, k=2))
+        a = isochrones(mary, pd_, minutes=[5.0, 10.0], targets=po)
+        b = isochrones(mary, d, minutes=[5.0, 10.0], targets=o)
+        pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+        pd.testing.assert_frame_equal(snap_points(mary, po), snap_points(mary, o))
+    assert isinstance(po, SnappedPoints) and po.n == 40 and po.role == "villages"
+    chunk = pd_.take([2, 0])
+    assert chunk.ids.tolist() == [d.index[2], d.index[0]]
+    np.testing.assert_array_equal(travel_time_matrix(mary, po, chunk, dtype=np.float64).to_numpy(),
+                                  m.iloc[:, [2, 0]].to_numpy())
+    with pytest.raises(ConfigError, match="another road graph"):
+        travel_time_matrix(cn, po, pd_)
+    with pytest.raises(ConfigError, match="max_snap_m=500"):
+        travel_time_matrix(mary, po, pd_, max_snap_m=500)
+    travel_time_matrix(mary, po, pd_, max_snap_m=2000.0)  # the defaults (and the options used) are fine
+    copy = pickle.loads(pickle.dumps(mary))  # the same graph, elsewhere (a Dask worker)
+    travel_time_matrix(copy, po, pd_)
+
+
+def test_from_arrays_hand_checked():
+    # 0 --(2 min)-- 1 --(3 min)-- 2, a 4-minute spur 1 -> 3 one-way, 1 km apart on a line
+    x, y = [0.0, 1000.0, 2000.0, 1000.0], [0.0, 0.0, 0.0, 1000.0]
+    g = from_arrays(x, y, [0, 1, 1, 3], [1, 2, 3, 1], [2.0, 3.0, 4.0, 5.0], oneway=[False, False, True, True],
+                    source_crs="EPSG:4546", crs="EPSG:4546")
+    nodes = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:4546")
+    m = travel_time_matrix(g, nodes, nodes, dtype=np.float64, max_snap_m=1.0)
+    np.testing.assert_array_equal(m.to_numpy(), [[0, 2, 5, 6], [2, 0, 3, 4], [5, 3, 0, 7], [7, 5, 8, 0]])
+    assert g.stats["nodes"] == 4 and g.node_id.tolist() == [0, 1, 2, 3]
+    # the profile prices edges by class: 1 km of 县道 at 40 km/h = 1.5 min
+    g2 = from_arrays(x[:3], y[:3], [0, 1], [1, 2], road_class=["县道", "县道"], source_crs="EPSG:4546")
+    assert g2.n_nodes == 2 and g2.edges["minutes"].tolist() == pytest.approx([3.0, 3.0])
+    assert g2.edges["road_class"].tolist() == ["县道", "县道"]
+
+
+def test_from_arrays_errors():
+    ok = {"x": [0.0, 1000.0], "y": [0.0, 0.0], "u": [0], "v": [1]}
+    with pytest.raises(CrsError, match="source_crs"):
+        from_arrays(**ok, minutes=[1.0], source_crs=None)
+    with pytest.raises(NetworkError, match="outside 0"):
+        from_arrays(ok["x"], ok["y"], [0], [2], [1.0], source_crs="EPSG:4546")
+    with pytest.raises(NetworkError, match="valid travel time"):
+        from_arrays(**ok, minutes=[-1.0], source_crs="EPSG:4546")
+    with pytest.raises(NetworkError, match="missing coordinates"):
+        from_arrays([0.0, np.nan], ok["y"], ok["u"], ok["v"], [1.0], source_crs="EPSG:4546")
+    with pytest.raises(NetworkError, match="of 1 values"):
+        from_arrays(**ok, minutes=[1.0, 2.0], source_crs="EPSG:4546")
+    with pytest.warns(DataWarning, match="no road class or speed"):
+        from_arrays(**ok, source_crs="EPSG:4546")
+    with pytest.raises(NetworkError, match="no edges usable"):
+        from_arrays(**ok, road_class=["footway"], source_crs="EPSG:4546")
+
+
+def test_from_arrays_equals_build_graph_on_a_road_layer(cn):
+    """The vertices and segments of a road layer, given as arrays, make the same graph."""
+    ref = build_graph(GPKG, node_tolerance_m=0.0)
+    layer = gpd.read_file(GPKG).to_crs(ref.crs)  # vertices are identified in the metric CRS
+    parts = layer.explode(index_parts=False)
+    coords, row = shapely.get_coordinates(parts.geometry.to_numpy(), return_index=True)
+    xy, node = np.unique(coords, axis=0, return_inverse=True)
+    node = node.ravel()
+    same = row[:-1] == row[1:]
+    u, v = node[:-1][same], node[1:][same]
+    keep = u != v
+    col = {c: parts[c].to_numpy()[row[:-1][same]][keep] for c in ("道路等级", "设计速度", "单行", "急弯陡坡", "道路名称")}
+    g = from_arrays(xy[:, 0], xy[:, 1], u[keep], v[keep], road_class=col["道路等级"], speed_kmh=col["设计速度"],
+                    oneway=col["单行"], bad_road=col["急弯陡坡"], name=col["道路名称"], source_crs=layer.crs)
+    for attr in ("node_x", "node_y", "indptr", "indices", "minutes", "rev_indptr", "rev_indices", "rev_minutes"):
+        np.testing.assert_allclose(getattr(g, attr), getattr(ref, attr), rtol=1e-12)
+    assert g.stats["km"] == pytest.approx(ref.stats["km"])
+    assert g.edges["name"].tolist() == ref.edges["name"].tolist()
+    assert g.edges["road_class"].tolist() == ref.edges["road_class"].tolist()
+
+
+def test_pbf_read_once_for_bus_and_walk(tmp_path, monkeypatch):
+    from schoolplan.network import _readers
+
+    calls = []
+    real = _readers.read_osm_osmium
+    monkeypatch.setattr(_readers, "read_osm_osmium", lambda p: calls.append(p) or real(p))
+    src = tmp_path / "county.osm.pbf"
+    src.write_bytes(PBF.read_bytes())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        bus = build_graph(src)
+        walk = build_graph(src, profile="walk")
+        assert len(calls) == 1 and walk.n_nodes != bus.n_nodes
+        import os
+
+        st = src.stat()
+        os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the file changed: read it again
+        build_graph(src)
+    assert len(calls) == 2
+
+
+tag_values = {
+    "highway": st.sampled_from(["residential", "footway", "service", "motorway", "县道", "X203县道", "unknownclass",
+                                "track", "primary"]),
+    "maxspeed": st.sampled_from(["30", "CN:rural", "none", 40, "50 km/h"]),
+    "oneway": st.sampled_from(["yes", "-1", "no", True, 0, 1]),
+    "access": st.sampled_from(["no", "yes", "private", "destination"]),
+    "bus": st.sampled_from(["yes", "no"]),
+    "service": st.sampled_from(["driveway", "alley"]),
+    "area": st.sampled_from(["yes", "no"]),
+    "bad_road": st.sampled_from([True, "1", False]),
+    "junction": st.sampled_from(["roundabout"]),
+    "speed_kmh": st.sampled_from([45, 25.0, "abc"]),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.fixed_dictionaries({}, optional=tag_values), min_size=1, max_size=40),
+       st.sampled_from(["school_bus", "walk", "car"]), st.sampled_from(["exclude", "default"]),
+       st.sampled_from([False, True, 0.5]))
+def test_evaluate_ways_equals_evaluate_way(tags, profile, unknown, weather):
+    from schoolplan.network.profiles import evaluate_ways
+
+    prof = load_profile(profile)
+    rules = evaluate_ways(prof, tags, unknown_class=unknown, bad_weather=weather)
+    columns = {k: [t.get(k) for t in tags] for k in tag_values}
+    by_col = evaluate_ways(prof, columns, unknown_class=unknown, bad_weather=weather)
+    for i, t in enumerate(tags):
+        r = evaluate_way(prof, t, unknown_class=unknown, bad_weather=weather)
+        for got in (rules, by_col):
+            assert (got.allowed[i], got.road_class[i], got.forward[i], got.backward[i], got.bad_road[i],
+                    got.unknown_class[i]) == (r.allowed, r.road_class, r.forward, r.backward, r.bad_road,
+                                              r.unknown_class)
+            assert got.speed_kmh[i] == r.speed_kmh or (np.isnan(got.speed_kmh[i]) and np.isnan(r.speed_kmh))
+
+
+def _walk_reference(a, b, tf, tb, n_raw, simplify):
+    """The straightforward chain walk (one segment at a time), for the vectorised one."""
+    from schoolplan.network._build import _removable
+
+    interior, i1, i2 = _removable(a, b, tf, tb, n_raw, simplify)
+    k = a.size
+    chain_of, pos_of, rev_of, c_start, c_end = [-1] * k, [0] * k, [False] * k, [], []
+
+    def walk(start, s):
+        c, cur, p = len(c_start), start, 0
+        while True:
+            chain_of[s], pos_of[s] = c, p
+            p += 1
+            nxt = b[s] if a[s] == cur else a[s]
+            rev_of[s] = a[s] != cur
+            if not interior[nxt] or nxt == start:
+                break
+            s = i1[nxt] if i1[nxt] != s else i2[nxt]
+            cur = nxt
+        c_start.append(start)
+        c_end.append(nxt)
+
+    ends = np.concatenate([a, b])
+    order = np.argsort(ends, kind="stable")
+    for j in order:  # incidences by node (endpoints only), then a-ends before b-ends, then segment
+        s, node = int(j % k), int(ends[j])
+        if not interior[node] and chain_of[s] < 0:
+            walk(node, s)
+    for s in range(k):
+        if chain_of[s] < 0:
+            walk(int(a[s]), s)
+    return chain_of, pos_of, rev_of, c_start, c_end
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(2, 30), st.lists(st.tuples(st.integers(0, 29), st.integers(0, 29), st.integers(0, 3)),
+                                    min_size=1, max_size=60), st.integers(0, 6), st.booleans())
+def test_vectorised_chain_walk_equals_reference(n, raw_edges, ring, simplify):
+    from schoolplan.network._build import walk_chains
+
+    pairs = {(min(u, v) % n, max(u, v) % n): d for u, v, d in raw_edges if u % n != v % n}
+    a = [p[0] for p in pairs] + [n + i for i in range(ring)]  # plus a ring of removable nodes
+    b = [p[1] for p in pairs] + [n + (i + 1) % ring for i in range(ring)] if ring >= 3 else [p[1] for p in pairs]
+    a = a[: len(b)]
+    if not a:
+        return
+    dirs = [pairs[p] for p in pairs] + [0] * (len(a) - len(pairs))
+    a, b = np.array(a), np.array(b)
+    tf = np.array([np.inf if d == 1 else 1.0 for d in dirs])
+    tb = np.array([np.inf if d == 2 else 1.0 for d in dirs])
+    got = walk_chains(a, b, tf, tb, n + ring, simplify)
+    want = _walk_reference(a, b, tf, tb, n + ring, simplify)
+    for x, y in zip(got, want, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_nearest_segment_equals_geos_tree():
+    from schoolplan.network import snap
+
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        m = int(rng.integers(1, 200))
+        x0, y0 = np.round(rng.uniform(0, 3000, m), -1), np.round(rng.uniform(0, 3000, m), -1)
+        ang = rng.choice([0, np.pi / 2, np.pi, rng.uniform(0, 6.3)], m)
+        length = rng.exponential(300, m) * (rng.random(m) > 0.05)  # a few zero-length segments
+        x1, y1 = x0 + length * np.cos(ang), y0 + length * np.sin(ang)
+        lines = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1))
+        px, py = np.round(rng.uniform(-300, 3300, 300), -1), np.round(rng.uniform(-300, 3300, 300), -1)
+        pi, ti, d = snap._nearest(shapely.STRtree(lines), shapely.points(px, py), None)
+        ix = snap._segment_index(x0, y0, x1, y1, half_m=float(rng.choice([5.0, 50.0])))
+        for k in (1, 8):
+            seg, dist = snap._nearest_segments(ix, px, py, k=k)
+            np.testing.assert_array_equal(seg[pi], ti)  # lowest index among ties, as GEOS
+            np.testing.assert_array_equal(dist[pi], d)  # GEOS's distances, bit for bit
+
+
+def test_network_modules_use_no_private_names_of_others():
+    """No network module imports or reads another module's private names (issue 20)."""
+    import ast
+    import importlib.util
+
+    src = Path(__file__).resolve().parents[1] / "src" / "schoolplan"
+    files = sorted((src / "network").glob("*.py")) + [src / "batch.py", src / "synthetic.py"]
+    bad = []
+    for f in files:
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("schoolplan"):
+                # documented internal modules (network._core, _build ...) may be imported; private names may not
+                bad += [f"{f.name}: from {node.module} import {a.name}" for a in node.names
+                        if a.name.startswith("_") and not a.name.startswith("__")
+                        and importlib.util.find_spec(f"{node.module}.{a.name}") is None]
+                modules |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                modules |= {a.asname or a.name for a in node.names if a.name.startswith("schoolplan")}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                if isinstance(node.value, ast.Name) and node.value.id in modules:
+                    bad.append(f"{f.name}: {node.value.id}.{node.attr}")
+                if node.attr in {"_cache", "_chains", "_segments"}:
+                    bad.append(f"{f.name}: .{node.attr}")
+    assert bad == []
+    from dataclasses import fields
+
+    from schoolplan.network import RoadGraph
+
+    assert not [fl.name for fl in fields(RoadGraph) if fl.name.startswith("_")]

@@ -366,6 +366,47 @@ def demo(
         raise typer.Exit(3)
 
 
+@app.command()
+def batch(
+    manifest: Annotated[Path, typer.Argument(help="Manifest TOML: scenarios = [...] and [[county]] name, path.")],
+    out: Annotated[Path, typer.Option(help="Output folder; an earlier batch folder is resumed.")],
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://host:8786 "
+                                                       "(default: a local cluster on 127.0.0.1).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes of the local cluster "
+                                                     "(default: the CPU count).")] = None,
+    lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
+    maps: Annotated[bool, typer.Option(help="Embed interactive maps in each report.")] = True,
+) -> None:
+    """Run every county × scenario of a manifest on Dask; write province.xlsx / province.csv (省级批量)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from schoolplan.batch import read_manifest, run_batch
+
+    lang = check_lang(lang)
+    man = read_manifest(manifest)
+    total = len(man.counties) * len(man.scenarios)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=not err_console.is_terminal) as bar:
+        task = bar.add_task("schoolplan batch", total=total)
+
+        def tick(outcome: dict[str, Any], done: int, _total: int) -> None:
+            bar.update(task, completed=done,
+                       description=f"{outcome.get('county')} / {outcome.get('scenario')}: {outcome.get('status')}")
+
+        result = run_batch(man, out, scheduler=scheduler, workers=workers, lang=lang, maps=maps, progress=tick)
+    counts = result.table["status"].value_counts()
+    console.print(f"{t('wrote', lang)} {result.out / 'province.xlsx'}, province.csv, batch.json — "
+                  + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if result.failures:
+        table = Table(title="失败的任务" if lang == "zh" else "Failed tasks")
+        for col in ("county", "scenario", "error"):
+            table.add_column(col)
+        for f in result.failures:
+            table.add_row(escape(f["county"]), escape(f["scenario"]), escape(f["error"]))
+        err_console.print(table)
+        raise typer.Exit(code=2)
+
+
 def _interrupted() -> int:
     err_console.print("interrupted; outputs of this run were not written, earlier outputs are intact",
                       soft_wrap=True)

@@ -20,12 +20,16 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
 from schoolplan.errors import ConfigError
 
@@ -33,8 +37,10 @@ __all__ = [
     "CHINESE_CLASSES",
     "Profile",
     "WayRule",
+    "WayRules",
     "available_profiles",
     "evaluate_way",
+    "evaluate_ways",
     "load_profile",
     "normalize_road_class",
     "parse_maxspeed",
@@ -474,28 +480,8 @@ def evaluate_way(
     WayRule
     """
     cls = normalize_road_class(tags.get("highway"))
-    speed_kmh = tags.get("speed_kmh")
-    explicit = float(speed_kmh) if speed_kmh is not None and _isnum(speed_kmh) and float(speed_kmh) > 0 else None
-    unknown = False
-    if cls in profile.exclude_classes:
-        return _EXCLUDED
-    if cls is None or cls not in profile.speeds_kmh:
-        # OSM: a highway value the profile does not list is not a road for it
-        if unknown_class == "exclude" and (cls is not None or explicit is None):
-            return _EXCLUDED
-        unknown = explicit is None
-        base = explicit if explicit is not None else profile.default_speed_kmh
-    else:
-        base = explicit if explicit is not None else profile.speeds_kmh[cls]
-    if _truthy(tags.get("area")):
-        return _EXCLUDED
-    for tag in profile.access_tags:
-        val = tags.get(tag)
-        if val is not None and str(val).strip():
-            if str(val).strip().lower() in profile.access_forbidden:
-                return _EXCLUDED
-            break
-    if cls == "service" and str(tags.get("service", "")).lower() in profile.exclude_service:
+    base, unknown = _base_speed(profile, cls, tags, unknown_class)
+    if base is None or _forbidden(profile, cls, tags):
         return _EXCLUDED
     speed = base
     if profile.use_maxspeed:
@@ -509,11 +495,37 @@ def evaluate_way(
         factor = profile.bad_weather_factor if bad_weather is True else float(bad_weather)
         speed = min(speed * factor, profile.bad_weather_max_kmh)
         cap = min(cap, profile.bad_weather_max_kmh)
-    if profile.respect_oneway:
-        fwd, bwd = _oneway(tags, cls)
-    else:
-        fwd, bwd = True, True
+    fwd, bwd = _oneway(tags, cls) if profile.respect_oneway else (True, True)
     return WayRule(True, cls, float(speed), fwd, bwd, bad, unknown, float(cap))
+
+
+def _base_speed(profile: Profile, cls: str | None, tags: Mapping[str, Any],
+                unknown_class: str) -> tuple[float | None, bool]:
+    """Speed before limits and caps (None: not a road for the profile), and whether the
+    class was unknown (default speed used)."""
+    speed_kmh = tags.get("speed_kmh")
+    explicit = float(speed_kmh) if speed_kmh is not None and _isnum(speed_kmh) and float(speed_kmh) > 0 else None
+    if cls in profile.exclude_classes:
+        return None, False
+    if cls is not None and cls in profile.speeds_kmh:
+        return (explicit if explicit is not None else profile.speeds_kmh[cls]), False
+    # OSM: a highway value the profile does not list is not a road for it
+    if unknown_class == "exclude" and (cls is not None or explicit is None):
+        return None, False
+    return (explicit if explicit is not None else profile.default_speed_kmh), explicit is None
+
+
+def _forbidden(profile: Profile, cls: str | None, tags: Mapping[str, Any]) -> bool:
+    """Areas, forbidden access values (the first access tag present decides), excluded services."""
+    if _truthy(tags.get("area")):
+        return True
+    for tag in profile.access_tags:
+        val = tags.get(tag)
+        if val is not None and str(val).strip():
+            if str(val).strip().lower() in profile.access_forbidden:
+                return True
+            break
+    return cls == "service" and str(tags.get("service", "")).lower() in profile.exclude_service
 
 
 def _isnum(v: Any) -> bool:
@@ -522,3 +534,146 @@ def _isnum(v: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return math.isfinite(f)
+
+
+# --------------------------------------------------------------------------- many ways at once
+@dataclass(frozen=True, eq=False)
+class WayRules:
+    """:class:`WayRule` for many ways at once: one array entry per way.
+
+    Attributes
+    ----------
+    allowed, road_class, speed_kmh, forward, backward, bad_road, unknown_class
+        As in :class:`WayRule` (``road_class`` is an object array, None when absent).
+    """
+
+    allowed: NDArray[np.bool_]
+    road_class: NDArray[np.object_]
+    speed_kmh: NDArray[np.float64]
+    forward: NDArray[np.bool_]
+    backward: NDArray[np.bool_]
+    bad_road: NDArray[np.bool_]
+    unknown_class: NDArray[np.bool_]
+
+    def unknown_classes(self) -> list[str]:
+        """Sorted classes that got the profile's default speed (allowed ways only)."""
+        hit = self.allowed & self.unknown_class
+        return sorted({str(c) for c in self.road_class[hit] if c})
+
+
+def _hashable(v: Any) -> Any:
+    if isinstance(v, list | tuple):
+        return tuple(_hashable(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((str(k), _hashable(x)) for k, x in v.items()))
+    return v
+
+
+def _tag_key(tags: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A key equal for two tag dicts exactly when they hold the same values of the same types."""
+    return tuple(sorted((k, type(v).__name__, _hashable(v)) for k, v in tags.items()))
+
+
+def _group_dicts(tags: Sequence[Mapping[str, Any]]) -> tuple[NDArray[np.int64], list[Mapping[str, Any]]]:
+    index: dict[tuple[Any, ...], int] = {}
+    reps: list[Mapping[str, Any]] = []
+    group = np.empty(len(tags), dtype=np.int64)
+    for i, t in enumerate(tags):
+        k = _tag_key(t)
+        g = index.get(k)
+        if g is None:
+            g = index[k] = len(reps)
+            reps.append(t)
+        group[i] = g
+    return group, reps
+
+
+def _absent(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or v is pd.NaT
+
+
+def _factorize_column(values: Any, n: int, name: str) -> tuple[NDArray[np.int64], NDArray[Any]]:
+    """Codes (−1 = absent) and the first row of each code, for one tag column."""
+    v = np.asarray(values) if not isinstance(values, pd.Series) else values.to_numpy()
+    if v.shape != (n,):
+        raise ConfigError(f"tag column '{name}' has {v.size} values for {n} ways",
+                          fix="give one value per way (or None)")
+    one_type = v.dtype != object or pd.api.types.infer_dtype(v, skipna=True) in {
+        "string", "integer", "floating", "boolean", "empty"}
+    if one_type:  # pandas factorizes at C speed (None / NaN = absent)
+        codes, _ = pd.factorize(v, use_na_sentinel=True)
+        return codes.astype(np.int64), v
+    index: dict[tuple[str, Any], int] = {}
+    codes = np.full(n, -1, dtype=np.int64)
+    for i, x in enumerate(v.tolist()):
+        if not _absent(x):
+            codes[i] = index.setdefault((type(x).__name__, _hashable(x)), len(index))
+    return codes, v
+
+
+def _group_columns(columns: Mapping[str, Any], n: int) -> tuple[NDArray[np.int64], list[Mapping[str, Any]]]:
+    names = list(columns)
+    if not names:
+        return np.zeros(n, dtype=np.int64), [{}]
+    coded = [_factorize_column(columns[c], n, c) for c in names]
+    group = np.zeros(n, dtype=np.int64)
+    for codes, _ in coded:  # combine column by column, renumbering (codes stay < n: no overflow)
+        group = pd.factorize(group * (int(codes.max(initial=-1)) + 2) + codes + 1)[0].astype(np.int64)
+    # factorize numbers groups in order of first appearance: a group starts where the running max grows
+    running = np.maximum.accumulate(group) if n else group
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]]) if n else np.empty(0, dtype=np.int64)
+    reps: list[Mapping[str, Any]] = []
+    for i in first.tolist():
+        rep = {}
+        for c, (codes, vals) in zip(names, coded, strict=True):
+            x = vals[i]
+            if codes[i] >= 0 and not _absent(x):
+                rep[c] = x.item() if isinstance(x, np.generic) else x
+        reps.append(rep)
+    return group.astype(np.int64), reps
+
+
+def evaluate_ways(
+    profile: Profile,
+    tags: Sequence[Mapping[str, Any]] | Mapping[str, Any],
+    *,
+    n: int | None = None,
+    unknown_class: str = "exclude",
+    bad_weather: bool | float = False,
+) -> WayRules:
+    """Apply a profile to many ways: :func:`evaluate_way` once per distinct set of tags.
+
+    Road networks repeat a few tag combinations (class, limit, one-way) over many
+    ways, so the rules run once per combination and are broadcast back — the same
+    result as calling :func:`evaluate_way` on every way, at array speed.
+
+    Parameters
+    ----------
+    profile
+        The speed profile.
+    tags
+        A sequence of tag dicts (one per way), or a mapping of tag name → array of
+        values (one per way; None/NaN = tag absent).
+    n
+        Number of ways when ``tags`` is a mapping with no columns.
+    unknown_class, bad_weather
+        As in :func:`evaluate_way`.
+
+    Returns
+    -------
+    WayRules
+    """
+    if isinstance(tags, Mapping):
+        size = n if n is not None else (len(next(iter(tags.values()))) if tags else 0)
+        group, reps = _group_columns(tags, size)
+    else:
+        group, reps = _group_dicts(tags)
+    rules = [evaluate_way(profile, t, unknown_class=unknown_class, bad_weather=bad_weather) for t in reps]
+
+    def col(attr: str, dtype: Any) -> NDArray[Any]:
+        return np.array([getattr(r, attr) for r in rules], dtype=dtype)[group] if rules else np.empty(0, dtype)
+
+    return WayRules(allowed=col("allowed", bool), road_class=col("road_class", object),
+                    speed_kmh=col("speed_kmh", np.float64), forward=col("forward", bool),
+                    backward=col("backward", bool), bad_road=col("bad_road", bool),
+                    unknown_class=col("unknown_class", bool))

@@ -1,6 +1,7 @@
-"""Travel-time queries: OD matrices, k nearest destinations, isochrones.
+"""Travel-time queries: OD matrices, dense or sparse (reachable pairs only).
 
-Every query snaps its points to road edges (:mod:`schoolplan.network.snap`), then
+Every query snaps its points to road edges (:mod:`schoolplan.network.snap`, or takes
+points snapped once with :func:`~schoolplan.network.snap.prepare_points`), then
 runs Dijkstra on the CSR graph. A point reaches the two ends of its edge with the
 matching share of the edge time; two points on the same edge may also travel
 directly along it. The access legs at both ends are added. Travel time from
@@ -14,303 +15,81 @@ origin *o* to destination *d* is therefore
 
 with access legs :math:`\\alpha`, shares of edge time :math:`\\tau` and node-to-node
 shortest times :math:`D` (minutes). Unreachable pairs are NaN, never 0.
+
+:func:`travel_time_matrix` returns the full origins × destinations table;
+:func:`travel_times_long` (or ``travel_time_matrix(..., sparse=True)``) only the
+pairs within the cutoff, computed search by search from the nodes each search
+reaches — never allocating origins × destinations — with the same numbers.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-import os
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from numpy.typing import NDArray
-from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 
 from schoolplan.errors import ConfigError
-from schoolplan.network._raster import raster_polygon
+from schoolplan.network._core import F64, I64
+from schoolplan.network._search import check_cutoff, peel, run_blocks, same_chain, search_plan
 from schoolplan.network.graph import RoadGraph
-from schoolplan.network.snap import _Snapped, prepare_points, snap
+from schoolplan.network.snap import SnappedPoints, resolve_points
 
-__all__ = ["isochrones", "nearest", "travel_time_matrix"]
+__all__ = ["travel_time_matrix", "travel_times_long"]
 
-F64 = NDArray[np.float64]
-I64 = NDArray[np.int64]
-
-#: memory budget for one block of Dijkstra results, bytes
-_BLOCK_BYTES = 64 * 2**20
+Points = gpd.GeoDataFrame | SnappedPoints
 
 
-def _check_cutoff(cutoff: float | None, name: str = "cutoff_minutes") -> float:
-    if cutoff is None:
-        return math.inf
-    try:
-        c = float(cutoff)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number of minutes, not {cutoff!r}",
-                          fix=f"give {name} > 0, e.g. 20, or None for no cutoff") from None
-    if not c > 0:
-        raise ConfigError(f"{name} must be > 0 (got {cutoff!r})",
-                          fix=f"give {name} > 0, e.g. 20, or None for no cutoff")
-    return c
+def _sides(graph: RoadGraph, origins: Points, destinations: Points, *, id_column: str | None,
+           origin_id_column: str | None, destination_id_column: str | None, max_snap_m: float, snap_far: bool,
+           snap_dropped: bool, access_speed_kmh: float | None) -> tuple[SnappedPoints, SnappedPoints]:
+    opts = {"max_snap_m": max_snap_m, "snap_far": snap_far, "snap_dropped": snap_dropped,
+            "access_speed_kmh": access_speed_kmh}
+    o = resolve_points(graph, origins, role="origins", id_column=origin_id_column or id_column, **opts)
+    d = resolve_points(graph, destinations, role="destinations", id_column=destination_id_column or id_column,
+                       **opts)
+    return o, d
 
 
-def _snap_side(graph: RoadGraph, points: Any, id_column: str | None, role: str, max_snap_m: float,
-               snap_far: bool, access_speed_kmh: float | None, snap_dropped: bool = False) -> _Snapped:
-    ids, x, y = prepare_points(graph, points, id_column=id_column, role=role)
-    return snap(graph, ids, x, y, max_snap_m=max_snap_m, snap_far=snap_far, snap_dropped=snap_dropped,
-                access_speed_kmh=access_speed_kmh, role=role, stacklevel=5)
+def _search_from_destinations(o: SnappedPoints, d: SnappedPoints, search_from: str) -> bool:
+    """Search from the destinations (reversed graph) when they are fewer, or when asked."""
+    if search_from not in {"auto", "origins", "destinations"}:
+        raise ConfigError(f"search_from must be 'auto', 'origins' or 'destinations' (got {search_from!r})",
+                          fix="use 'auto'")
+    if search_from == "auto":
+        return int(d.routable.sum()) <= int(o.routable.sum())
+    return search_from == "destinations"
 
 
-@dataclass(frozen=True, eq=False)
-class _Peel:
-    """Dead-end branches of the routing graph (internal, cached per graph).
-
-    Repeatedly removing nodes with a single neighbour leaves the *core*; every removed
-    node lies on a tree-shaped *branch* hanging off one core node (its ``root``) by a
-    single (two-way) link. A shortest path never passes through a branch that holds
-    neither of its ends, so searches run on the core plus the branches holding their
-    sources, and nodes of the other branches get ``D(root) + down`` (from the root) or
-    ``up + D(root)`` (to the root) afterwards — exact, and much less work on real road
-    networks, where a third or more of the nodes are on dead ends.
-    """
-
-    peeled: NDArray[np.bool_]
-    root: I64
-    up: F64  # minutes node -> root
-    down: F64  # minutes root -> node
-    branch: I64  # top node of the node's branch (-1 on the core)
-    u: I64  # CSR row of every forward edge
-    rev_u: I64  # CSR row of every reverse edge
-
-
-def _peel(graph: RoadGraph) -> _Peel:
-    cached = graph._cache.get("peel")
-    if cached is not None:
-        return cached
-    n = graph.n_nodes
-    u = np.repeat(np.arange(n), np.diff(graph.indptr))
-    v = graph.indices
-    ru = np.repeat(np.arange(n), np.diff(graph.rev_indptr))
-    # undirected neighbour lists
-    key = np.unique(np.concatenate([u * np.int64(n) + v, v * np.int64(n) + u]))
-    na, nb = key // n, key % n
-    deg = np.bincount(na, minlength=n)
-    nptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(deg, out=nptr[1:])
-    alive = np.ones(n, dtype=bool)
-    parent = np.full(n, -1, dtype=np.int64)
-    levels: list[I64] = []
-    n_alive = n
-    while True:
-        leaves = np.nonzero(alive & (deg <= 1))[0]
-        if leaves.size >= n_alive:  # the whole graph is a tree: keep one node as the core
-            leaves = leaves[1:]
-        if leaves.size == 0:
-            break
-        cnt = nptr[leaves + 1] - nptr[leaves]
-        pos = np.repeat(nptr[leaves], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
-        owner = np.repeat(leaves, cnt)
-        nbr = nb[pos]
-        live = alive[nbr]
-        live[np.isin(nbr, leaves)] = False
-        parent[owner[live]] = nbr[live]
-        alive[leaves] = False
-        n_alive -= leaves.size
-        par = parent[leaves]
-        np.subtract.at(deg, par[par >= 0], 1)
-        levels.append(leaves)
-    ekey = u * np.int64(n) + v  # sorted: CSR rows ascending, columns ascending within rows
-
-    def w(a: I64, b: I64) -> F64:
-        return graph.minutes[np.searchsorted(ekey, a * np.int64(n) + b)]
-
-    root = np.arange(n, dtype=np.int64)
-    up = np.zeros(n)
-    down = np.zeros(n)
-    branch = np.full(n, -1, dtype=np.int64)
-    peeled = ~alive
-    for lev in reversed(levels):
-        par = parent[lev]
-        root[lev] = root[par]
-        up[lev] = w(lev, par) + up[par]
-        down[lev] = down[par] + w(par, lev)
-        branch[lev] = np.where(peeled[par], branch[par], lev)
-    out = _Peel(peeled=peeled, root=root, up=up, down=down, branch=branch, u=u, rev_u=ru)
-    graph._cache["peel"] = out
-    return out
-
-
-def _augmented(graph: RoadGraph, reverse: bool, heads: Sequence[tuple[I64, F64]],
-               keep_nodes: NDArray[np.bool_] | None = None) -> sparse.csr_matrix:
-    """The graph (or its reverse) plus one virtual source node per search point.
-
-    ``heads`` lists, per end (a and b), the node each virtual source links to and the
-    link time; ``inf`` links are left out. With ``keep_nodes`` only edges between kept
-    nodes are searched (the other nodes stay, isolated).
-    """
-    if reverse:
-        indptr, indices, data = graph.rev_indptr, graph.rev_indices, graph.rev_minutes
-    else:
-        indptr, indices, data = graph.indptr, graph.indices, graph.minutes
-    n = graph.n_nodes
-    if keep_nodes is not None:
-        pl = _peel(graph)
-        rows = pl.rev_u if reverse else pl.u
-        m = keep_nodes[rows] & keep_nodes[indices]
-        indices, data = indices[m], data[m]
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows[m], minlength=n), out=indptr[1:])
-    s = heads[0][0].size
-    tgt = np.stack([h[0] for h in heads], axis=1)  # (s, 2)
-    w = np.stack([h[1] for h in heads], axis=1)
-    ok = np.isfinite(w) & (tgt >= 0)
-    cnt = ok.sum(axis=1)
-    vptr = indptr[-1] + np.concatenate([[0], np.cumsum(cnt)])
-    full_ptr = np.concatenate([indptr, vptr[1:]])
-    full_idx = np.concatenate([indices, tgt[ok]])
-    full_w = np.concatenate([data, w[ok]])
-    return sparse.csr_matrix((full_w, full_idx, full_ptr), shape=(n + s, n + s))
-
-
-#: state inherited by forked worker processes (graph, node count, gather spec)
-_FORK_STATE: dict[str, Any] = {}
-
-
-def _block(G: sparse.csr_matrix, n: int, idx: I64, lim: float,
-           gather: tuple[I64, I64, F64, F64] | None,
-           outside: tuple[I64, I64, F64] | None = None) -> F64:
-    """One Dijkstra block; with ``gather`` only the combined times at the other side.
-
-    ``outside = (nodes, roots, extra)``: nodes left out of the search (dead-end
-    branches) get ``D[root] + extra``.
-    """
-    if lim < 0:
-        dist = np.full((idx.size, n), np.inf)
-    else:
-        dist = dijkstra(G, directed=True, indices=idx, limit=lim * (1 + 1e-12) + 1e-12)[:, :n]
-    if outside is not None and outside[0].size:
-        nodes, roots, extra = outside
-        dist[:, nodes] = dist[:, roots] + extra
-    if gather is None:
-        return dist
-    ca, cb, wa, wb = gather
-    return np.minimum(dist[:, ca] + wa, dist[:, cb] + wb)
-
-
-def _forked_block(idx: I64, lim: float) -> F64:
-    st = _FORK_STATE
-    return _block(st["G"], st["n"], idx, lim, st["gather"], st["outside"])
-
-
-def _node_times(
-    graph: RoadGraph,
-    src: _Snapped,
-    rows: I64,
-    *,
-    reverse: bool,
-    limit: float,
-    gather: tuple[I64, I64, F64, F64] | None = None,
-    n_jobs: int = 1,
-) -> Iterator[tuple[I64, F64]]:
-    """Shortest minutes from each source point in ``rows`` to every node (or, with
-    ``reverse``, from every node to the point), in memory-bounded blocks.
-
-    Yields ``(block rows, array (len(block), n_nodes))``, or with ``gather = (nodes_a,
-    nodes_b, w_a, w_b)`` the array ``min(D[:, nodes_a] + w_a, D[:, nodes_b] + w_b)``. The
-    source's access leg is not included. ``n_jobs > 1`` runs the blocks in forked
-    worker processes (POSIX only).
-    """
-    n = graph.n_nodes
-    if reverse:  # node -> point: links from the end nodes into the point
-        heads = [(src.a[rows], src.in_a[rows]), (src.b[rows], src.in_b[rows])]
-    else:
-        heads = [(src.a[rows], src.out_a[rows]), (src.b[rows], src.out_b[rows])]
-    # search the core plus the dead-end branches holding the sources
-    pl = _peel(graph)
-    ends = np.concatenate([src.a[rows], src.b[rows]])
-    active = np.unique(pl.branch[ends[ends >= 0]])
-    keep = ~pl.peeled | np.isin(pl.branch, active[active >= 0])
-    G = _augmented(graph, reverse, heads, keep_nodes=keep)
-    out_nodes = np.nonzero(~keep)[0]
-    extra = (pl.up if reverse else pl.down)[out_nodes]
-    outside: tuple[I64, I64, F64] | None = (out_nodes, pl.root[out_nodes], extra)
-    if gather is not None:  # only the gathered columns need filling
-        need = np.unique(np.concatenate([gather[0], gather[1]]))
-        need = need[~keep[need]]
-        outside = (need, pl.root[need], (pl.up if reverse else pl.down)[need])
-    block = max(1, int(_BLOCK_BYTES // (8 * (n + rows.size))))
-    jobs = max(1, int(n_jobs))
-    if jobs > 1:
-        block = max(1, min(block, -(-rows.size // jobs)))
-    acc = np.nan_to_num(src.access[rows], nan=0.0)
-    tasks = []
-    for start in range(0, rows.size, block):
-        sel = np.arange(start, min(start + block, rows.size))
-        lim = limit - float(acc[sel].min()) if math.isfinite(limit) else np.inf
-        tasks.append((sel, lim))
-    if jobs == 1 or len(tasks) == 1 or not hasattr(os, "fork"):
-        for sel, lim in tasks:
-            yield rows[sel], _block(G, n, n + sel, lim, gather, outside)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    _FORK_STATE.update(G=G, n=n, gather=gather, outside=outside)
-    try:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=mp.get_context("fork")) as ex:
-            futures = [ex.submit(_forked_block, n + sel, lim) for sel, lim in tasks]
-            for (sel, _), fut in zip(tasks, futures, strict=True):
-                yield rows[sel], fut.result()
-    finally:
-        _FORK_STATE.clear()
-
-
-def _same_chain(o: _Snapped, d: _Snapped, oi: I64, di: I64) -> tuple[I64, I64, F64]:
-    """Direct travel along a shared edge for origin/destination pairs on the same chain."""
-    if oi.size == 0 or di.size == 0:
-        e = np.empty(0, dtype=np.int64)
-        return e, e, np.empty(0)
-    od = pd.DataFrame({"c": o.chain[oi], "i": oi})
-    dd = pd.DataFrame({"c": d.chain[di], "j": di})
-    m = od.merge(dd, on="c")
-    if m.empty:
-        e = np.empty(0, dtype=np.int64)
-        return e, e, np.empty(0)
-    i = m["i"].to_numpy()
-    j = m["j"].to_numpy()
-    po, pd_ = o.param[i], d.param[j]
-    t = np.full(i.size, np.inf)
-    fw = (pd_ > po) & o.fwd_ok[i]
-    t[fw] = (d.f[j] - o.f[i])[fw]
-    bw = (pd_ < po) & o.bwd_ok[i]
-    t[bw] = (o.bk[i] - d.bk[j])[bw]
-    t[po == pd_] = 0.0
-    return i, j, np.maximum(t, 0.0)
-
-
-def _od(graph: RoadGraph, o: _Snapped, d: _Snapped, cutoff: float, n_jobs: int = 1) -> F64:
+# --------------------------------------------------------------------------- dense
+def _od(graph: RoadGraph, o: SnappedPoints, d: SnappedPoints, cutoff: float, *, reverse: bool,
+        n_jobs: int = 1) -> F64:
     """Full origins × destinations minutes (float64, inf = unreachable / beyond cutoff)."""
     res = np.full((o.n, d.n), np.inf)
     oi = np.nonzero(o.routable)[0]
     di = np.nonzero(d.routable)[0]
     if oi.size == 0 or di.size == 0:
         return res
-    if di.size <= oi.size:  # search from the destinations on the reversed graph
-        gather = (o.a[oi], o.b[oi], o.out_a[oi], o.out_b[oi])
-        for rows, T in _node_times(graph, d, di, reverse=True, limit=cutoff, gather=gather, n_jobs=n_jobs):
-            res[np.ix_(oi, rows)] = T.T
+    if reverse:  # search from the destinations on the reversed graph
+        ca, cb, wa, wb = o.a[oi], o.b[oi], o.out_a[oi], o.out_b[oi]
+        plan = search_plan(graph, d, di, reverse=True, limit=cutoff, n_jobs=n_jobs)
     else:
-        gather = (d.a[di], d.b[di], d.in_a[di], d.in_b[di])
-        for rows, T in _node_times(graph, o, oi, reverse=False, limit=cutoff, gather=gather, n_jobs=n_jobs):
-            res[np.ix_(rows, di)] = T
-    i, j, t = _same_chain(o, d, oi, di)
+        ca, cb, wa, wb = d.a[di], d.b[di], d.in_a[di], d.in_b[di]
+        plan = search_plan(graph, o, oi, reverse=False, limit=cutoff, n_jobs=n_jobs)
+
+    def gather(dist: F64, _sel: I64) -> F64:
+        return np.minimum(dist[:, ca] + wa, dist[:, cb] + wb)
+
+    for sel, T in run_blocks(graph, plan, fill=np.concatenate([ca, cb]), finish=gather):
+        if reverse:
+            res[np.ix_(oi, di[sel])] = T.T
+        else:
+            res[np.ix_(oi[sel], di)] = T
+    i, j, t = same_chain(o, d, oi, di)
     if i.size:
         res[i, j] = np.minimum(res[i, j], t)
     res += np.nan_to_num(o.access, nan=0.0)[:, None]
@@ -324,10 +103,11 @@ def _od(graph: RoadGraph, o: _Snapped, d: _Snapped, cutoff: float, n_jobs: int =
 
 def travel_time_matrix(
     graph: RoadGraph,
-    origins: gpd.GeoDataFrame,
-    destinations: gpd.GeoDataFrame,
+    origins: Points,
+    destinations: Points,
     *,
     cutoff_minutes: float | None = None,
+    sparse: bool = False,
     id_column: str | None = None,
     origin_id_column: str | None = None,
     destination_id_column: str | None = None,
@@ -337,6 +117,7 @@ def travel_time_matrix(
     access_speed_kmh: float | None = None,
     dtype: Any = np.float32,
     n_jobs: int = 1,
+    search_from: Literal["auto", "origins", "destinations"] = "auto",
 ) -> pd.DataFrame:
     """Travel times (出行时间矩阵) from every origin to every destination, minutes.
 
@@ -345,15 +126,23 @@ def travel_time_matrix(
     graph
         The routing graph.
     origins, destinations
-        Points in any CRS (CRS set); reprojected to the graph CRS.
+        Points in any CRS (CRS set), reprojected to the graph CRS; or
+        :class:`~schoolplan.network.snap.SnappedPoints` prepared once on this graph
+        (:func:`~schoolplan.network.snap.prepare_points`).
     cutoff_minutes
         Pairs slower than this are NaN; also bounds the search (faster). None: no cutoff.
+    sparse
+        Return only the pairs within the cutoff as a long table, as
+        :func:`travel_times_long` does (memory grows with the reachable pairs, not
+        with origins × destinations). Default False: the full table.
     id_column, origin_id_column, destination_id_column
-        Id columns (default: the index); ids must be unique.
+        Id columns (default: the index); ids must be unique. Ignored for prepared
+        points (their ids were fixed by ``prepare_points``).
     max_snap_m, snap_far, snap_dropped, access_speed_kmh
         Snapping options (see :func:`~schoolplan.network.snap.snap_points`): distance
         beyond which points are "far" (m), snap far points anyway, snap points on
-        dropped parts to the main network, access-leg speed (km/h).
+        dropped parts to the main network, access-leg speed (km/h). For prepared
+        points, options other than the defaults must match the ones used.
     dtype
         Result type; ``float32`` (default) keeps ~1e-5 min precision at 60 min; use
         ``float64`` for exact comparisons.
@@ -361,6 +150,10 @@ def travel_time_matrix(
         Worker processes for the searches (forked; POSIX). 1 (default) runs in this
         process. More only pays off for large jobs on idle cores: forking and copying
         results back costs ~0.1 s, and on a busy machine it is slower.
+    search_from
+        ``"auto"`` (default): search from the side with fewer routable points;
+        ``"origins"`` / ``"destinations"`` force a side (the same numbers up to the
+        last bits of floating-point addition).
 
     Returns
     -------
@@ -369,7 +162,8 @@ def travel_time_matrix(
         unreachable pairs, pairs beyond the cutoff, and points that could not be
         snapped (reported with an :class:`~schoolplan.errors.UnreachableWarning` and in
         ``result.attrs["unroutable_origins"]`` / ``["unroutable_destinations"]``:
-        ``{id: "far" | "dropped"}``).
+        ``{id: "far" | "dropped"}``). With ``sparse=True``, the long table of
+        :func:`travel_times_long`.
 
     Notes
     -----
@@ -378,166 +172,244 @@ def travel_time_matrix(
     two ends of its edge, in blocks of bounded memory (≤ 64 MB), with ``limit`` set
     from the cutoff.
     """
-    cutoff = _check_cutoff(cutoff_minutes)
-    o = _snap_side(graph, origins, origin_id_column or id_column, "origins", max_snap_m, snap_far,
-                   access_speed_kmh, snap_dropped)
-    d = _snap_side(graph, destinations, destination_id_column or id_column, "destinations", max_snap_m,
-                   snap_far, access_speed_kmh, snap_dropped)
-    res = _od(graph, o, d, cutoff, n_jobs=n_jobs)
+    opts = {"id_column": id_column, "origin_id_column": origin_id_column,
+            "destination_id_column": destination_id_column, "max_snap_m": max_snap_m, "snap_far": snap_far,
+            "snap_dropped": snap_dropped, "access_speed_kmh": access_speed_kmh}
+    if sparse:
+        return travel_times_long(graph, origins, destinations, cutoff_minutes=cutoff_minutes, dtype=dtype,
+                                 n_jobs=n_jobs, search_from=search_from, **opts)
+    cutoff = check_cutoff(cutoff_minutes)
+    o, d = _sides(graph, origins, destinations, **opts)
+    res = _od(graph, o, d, cutoff, reverse=_search_from_destinations(o, d, search_from), n_jobs=n_jobs)
     res[~np.isfinite(res)] = np.nan
     out = pd.DataFrame(res.astype(dtype, copy=False), index=o.ids, columns=d.ids)
+    _unroutable_attrs(out, o, d)
+    return out
+
+
+def _unroutable_attrs(out: pd.DataFrame, o: SnappedPoints, d: SnappedPoints) -> None:
     out.attrs["unroutable_origins"] = dict(zip(o.ids[~o.routable].tolist(), o.status[~o.routable].tolist(),
                                                strict=True))
     out.attrs["unroutable_destinations"] = dict(zip(d.ids[~d.routable].tolist(),
                                                     d.status[~d.routable].tolist(), strict=True))
-    return out
 
 
-# --------------------------------------------------------------------------- k nearest
-def _adjacency_lists(graph: RoadGraph, reverse: bool) -> list[list[tuple[int, float]]]:
-    key = f"adj_{'rev' if reverse else 'fwd'}"
-    adj = graph._cache.get(key)
-    if adj is None:
-        if reverse:
-            ptr, idx, w = graph.rev_indptr, graph.rev_indices, graph.rev_minutes
-        else:
-            ptr, idx, w = graph.indptr, graph.indices, graph.minutes
-        pairs = list(zip(idx.tolist(), w.tolist(), strict=True))
-        p = ptr.tolist()
-        adj = [pairs[p[i]:p[i + 1]] for i in range(graph.n_nodes)]
-        graph._cache[key] = adj
-    return adj
+# --------------------------------------------------------------------------- sparse
+@dataclass(frozen=True, eq=False)
+class _EndIndex:
+    """The points on the far side of the searches, indexed by the node each end hangs on.
 
-
-def _k_label(
-    adj: list[list[tuple[int, float]]],
-    seeds: list[tuple[float, int, int]],
-    k: int,
-    limit: float,
-    needed: set[int] | None = None,
-) -> tuple[list[list[int]], list[list[float]]]:
-    """Multi-source Dijkstra keeping up to ``k`` labels per node from distinct sources.
-
-    A label (minutes, source) is settled at a node when popped from the heap, unless
-    the node already holds ``k`` labels or one from that source. Labels are settled in
-    increasing time, so each node's list is its ``k`` nearest sources, sorted. Exact:
-    if source *s* is among the k nearest of node *v*, it is among the k nearest of
-    every node on its shortest path to *v*, so pruning at full nodes loses nothing.
+    For end ``e`` (a or b) of target ``t``: the search node ``node_e[t]`` (the end
+    node, or the root of its dead-end branch when the branch is not searched), the
+    extra minutes along the branch ``extra_e[t]`` and the share of edge time
+    ``w_e[t]``, so that the time via that end is ``(D[node_e] + extra_e) + w_e`` —
+    the same additions, in the same order, as the dense matrix. ``ptr_e`` / ``tgt_e``
+    list the targets by search node.
     """
-    n = len(adj)
-    lab_s: list[list[int]] = [[] for _ in range(n)]
-    lab_d: list[list[float]] = [[] for _ in range(n)]
-    heap = list(seeds)
-    heapq.heapify(heap)
-    pop, push = heapq.heappop, heapq.heappush
-    remaining = len(needed) if needed is not None else -1
-    while heap:
-        d, v, s = pop(heap)
-        ls = lab_s[v]
-        if len(ls) >= k or s in ls:
-            continue
-        ls.append(s)
-        lab_d[v].append(d)
-        if remaining > 0 and len(ls) == k and v in needed:  # type: ignore[operator]
-            remaining -= 1
-            if remaining == 0:
-                break
-        for u, w in adj[v]:
-            lu = lab_s[u]
-            if len(lu) < k and s not in lu:
-                nd = d + w
-                if nd <= limit:
-                    push(heap, (nd, u, s))
-    return lab_s, lab_d
+
+    node_a: I64
+    node_b: I64
+    extra_a: F64
+    extra_b: F64
+    w_a: F64
+    w_b: F64
+    chain: I64
+    ptr_a: I64
+    tgt_a: I64
+    ptr_b: I64
+    tgt_b: I64
 
 
-def _k_layers(
-    graph: RoadGraph,
-    seed_node: I64,
-    seed_src: I64,
-    seed_w: F64,
-    n_src: int,
-    k: int,
-    limit: float,
-) -> tuple[I64, F64]:
-    """k nearest distinct sources of every node by ``k`` multi-source SciPy Dijkstra runs.
-
-    Labels propagate over the reversed graph (minutes from each node *to* a source).
-    Layer ``t`` (0-based) finds, for every node ``q``, the nearest source not among its
-    ``t`` labels ``S_q`` from the layers before. Over an edge ``p → q`` (reversed graph)
-    the candidate is the best label of ``p`` whose source is not in ``S_q``: it is one
-    of ``p``'s first ``t`` labels (a known constant), or, when those are exactly
-    ``S_q``, ``p``'s own layer-``t`` label — so layer ``t`` is a shortest-path problem
-    over the edges joining nodes with equal label sets, started from the constants and
-    the seeds; one ``dijkstra(min_only=True)`` call with one virtual node per source
-    solves it and reports which source won.
-
-    Returns
-    -------
-    tuple
-        ``src`` (n_nodes, k) source index or −1; ``mins`` (n_nodes, k) minutes (inf).
-    """
+def _end_index(graph: RoadGraph, t: SnappedPoints, keep: NDArray[np.bool_], reverse: bool) -> _EndIndex:
+    pl = peel(graph)
     n = graph.n_nodes
-    hp = np.repeat(np.arange(n), np.diff(graph.rev_indptr))
-    hq, hw = graph.rev_indices, graph.rev_minutes
-    L_s = np.full((n, k), -1, dtype=np.int64)
-    L_d = np.full((n, k), np.inf)
-    virt = n + np.arange(n_src)
-    for t in range(k):
-        if t == 0:
-            c_node, c_src, c_w = seed_node, seed_src, seed_w
-            dyn = np.ones(hp.size, dtype=bool)
-        else:
-            Sq = L_s[hq, :t]  # (E, t)
-            Lp = L_s[hp, :t]
-            member = (Lp[:, :, None] == Sq[:, None, :]).any(axis=2)  # (E, t)
-            ok = (Lp >= 0) & ~member
-            has = ok.any(axis=1)
-            first = np.argmax(ok, axis=1)
-            full_q = L_s[hq, t - 1] >= 0
-            full_p = L_s[hp, t - 1] >= 0
-            dyn = ~has & full_p & full_q
-            const = has & full_q
-            e = np.nonzero(const)[0]
-            ce_w = L_d[hp[e], first[e]] + hw[e]
-            ce_s = L_s[hp[e], first[e]]
-            sm = (seed_src[:, None] != L_s[seed_node, :t]).all(axis=1) & (L_s[seed_node, t - 1] >= 0)
-            c_node = np.concatenate([hq[e], seed_node[sm]])
-            c_src = np.concatenate([ce_s, seed_src[sm]])
-            c_w = np.concatenate([ce_w, seed_w[sm]])
-        keep = c_w <= limit
-        c_node, c_src, c_w = c_node[keep], c_src[keep], c_w[keep]
-        if c_node.size == 0:
-            break
-        order = np.lexsort((c_w, c_node))
-        c_node, c_src, c_w = c_node[order], c_src[order], c_w[order]
-        firstc = np.r_[True, c_node[1:] != c_node[:-1]]
-        c_node, c_src, c_w = c_node[firstc], c_src[firstc], c_w[firstc]
-        # graph: dynamic edges + one virtual node per source linked to its candidate nodes
-        eu = np.concatenate([hp[dyn], n + c_src])
-        ev = np.concatenate([hq[dyn], c_node])
-        ew = np.concatenate([hw[dyn], c_w])
-        o2 = np.argsort(eu, kind="stable")
-        indptr = np.zeros(n + n_src + 1, dtype=np.int64)
-        np.cumsum(np.bincount(eu, minlength=n + n_src), out=indptr[1:])
-        G = sparse.csr_matrix((ew[o2], ev[o2], indptr), shape=(n + n_src, n + n_src))
-        dist, _, srcs = dijkstra(G, directed=True, indices=virt, min_only=True, return_predecessors=True,
-                                 limit=limit)
-        dist = dist[:n]
-        srcs = srcs[:n]
-        reach = np.isfinite(dist) & (srcs >= 0)
-        L_d[reach, t] = dist[reach]
-        L_s[reach, t] = srcs[reach] - n  # virtual node n + j stands for source j
-    return L_s, L_d
+    w_a, w_b = (t.out_a, t.out_b) if reverse else (t.in_a, t.in_b)
+    branch = pl.up if reverse else pl.down
+    ok = t.routable
+    parts = {}
+    for end, nodes, w in (("a", t.a, w_a), ("b", t.b, w_b)):
+        node = np.where(ok, nodes, 0)
+        outside = ok & ~keep[node]
+        search = np.where(outside, pl.root[node], node)
+        extra = np.where(outside, branch[node], 0.0)
+        valid = np.nonzero(ok & np.isfinite(w))[0]
+        order = valid[np.argsort(search[valid], kind="stable")]
+        ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(search[order], minlength=n), out=ptr[1:])
+        parts[end] = (np.where(ok, search, 0), extra, np.where(ok, w, np.inf), ptr, order)
+    (na, ea, wa, pa, ta), (nb, eb, wb, pb, tb) = parts["a"], parts["b"]
+    return _EndIndex(node_a=na, node_b=nb, extra_a=ea, extra_b=eb, w_a=wa, w_b=wb, chain=t.chain,
+                     ptr_a=pa, tgt_a=ta, ptr_b=pb, tgt_b=tb)
 
 
-def nearest(
+def _expand(ptr: I64, tgt: I64, nd: I64) -> tuple[I64, I64]:
+    """For every target listed under the reached nodes ``nd``: (index into ``nd``, target)."""
+    cnt = ptr[nd + 1] - ptr[nd]
+    k = np.flatnonzero(cnt)
+    if k.size == 0:
+        e = np.empty(0, dtype=np.int64)
+        return e, e
+    cnt = cnt[k]
+    start = np.repeat(ptr[nd[k]] - (np.cumsum(cnt) - cnt), cnt)
+    return np.repeat(k, cnt), tgt[start + np.arange(start.size)]
+
+
+def _via(dist: F64, r: I64, node: I64, extra: F64, w: F64) -> F64:
+    """``(D[r, node] + extra) + w``: time through one end of the target's edge."""
+    t = dist[r, node]
+    t += extra
+    t += w
+    return t
+
+
+@dataclass(frozen=True, eq=False)
+class _PairJob:
+    """What every block of a sparse run needs (inherited by forked workers)."""
+
+    ix: _EndIndex
+    src_chain: I64  # chain of each source (by position in the plan rows)
+    src_acc: F64  # access leg of each source
+    tgt_acc: F64  # access leg of each target
+    direct: tuple[I64, I64, F64]  # same-chain pairs: source position, target, direct minutes
+    direct_ptr: I64  # same-chain pairs by source position
+    reverse: bool  # sources are destinations
+    cutoff: float
+    dtype: Any
+
+
+def _pair_job(graph: RoadGraph, plan: Any, src: SnappedPoints, tgt: SnappedPoints, cutoff: float,
+              dtype: Any) -> _PairJob:
+    """Everything the blocks of a sparse run share: the target index, access legs and the
+    same-chain pairs sorted by source."""
+    rows, reverse = plan.rows, plan.reverse
+    ix = _end_index(graph, tgt, plan.keep, reverse)
+    ti = np.nonzero(tgt.routable)[0]
+    oi, di, dm = same_chain(tgt, src, ti, rows) if reverse else same_chain(src, tgt, rows, ti)
+    s_rows, t_rows = (di, oi) if reverse else (oi, di)
+    s_pos = np.searchsorted(rows, s_rows)  # position of the source in the plan
+    order = np.argsort(s_pos, kind="stable")
+    dptr = np.zeros(rows.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(s_pos, minlength=rows.size), out=dptr[1:])
+    return _PairJob(ix=ix, src_chain=src.chain[rows], src_acc=np.nan_to_num(src.access[rows], nan=0.0),
+                    tgt_acc=np.nan_to_num(tgt.access, nan=0.0), direct=(s_pos[order], t_rows[order], dm[order]),
+                    direct_ptr=dptr, reverse=reverse, cutoff=cutoff, dtype=dtype)
+
+
+def _block_pairs(job: _PairJob, dist: F64, sel: I64) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[Any]]:
+    """Reachable (source position, target, minutes) of one block of searches.
+
+    Targets are found through the nodes each search reached: listed under their
+    edge's a end (time through both ends), or under the b end when the a end was not
+    reached. Pairs on the same chain get the direct time along it as well.
+    """
+    ix = job.ix
+    r, nd = np.nonzero(np.isfinite(dist))
+    d_nd = dist[r, nd]
+    ka, ta = _expand(ix.ptr_a, ix.tgt_a, nd)
+    kb, tb = _expand(ix.ptr_b, ix.tgt_b, nd)
+    ra, rb = r[ka], r[kb]
+    # b-listed targets whose a end was reached (with a finite link) are done through the a list
+    a_done = np.isfinite(dist[rb, ix.node_a[tb]]) & np.isfinite(ix.w_a[tb])
+    keep_b = ~a_done
+    kb, tb, rb = kb[keep_b], tb[keep_b], rb[keep_b]
+    # pairs sharing a chain are done below
+    src_chain = job.src_chain[sel]
+    oa = ix.chain[ta] != src_chain[ra]
+    ob = ix.chain[tb] != src_chain[rb]
+    ka, ta, ra = ka[oa], ta[oa], ra[oa]
+    kb, tb, rb = kb[ob], tb[ob], rb[ob]
+    via_a = d_nd[ka]
+    via_a += ix.extra_a[ta]
+    via_a += ix.w_a[ta]
+    times_a = np.minimum(via_a, _via(dist, ra, ix.node_b[ta], ix.extra_b[ta], ix.w_b[ta]))
+    times_b = d_nd[kb]  # the a end is unreachable here: only the b end counts
+    times_b += ix.extra_b[tb]
+    times_b += ix.w_b[tb]
+    parts = [(ra, ta, times_a), (rb, tb, times_b)]
+    # pairs on the same chain: min(through the ends, directly along the chain)
+    ds, dt, dm = job.direct
+    lo, hi = job.direct_ptr[sel[0]], job.direct_ptr[sel[-1] + 1]
+    if hi > lo:
+        s_r, s_t = ds[lo:hi] - sel[0], dt[lo:hi]
+        through = np.minimum(_via(dist, s_r, ix.node_a[s_t], ix.extra_a[s_t], ix.w_a[s_t]),
+                             _via(dist, s_r, ix.node_b[s_t], ix.extra_b[s_t], ix.w_b[s_t]))
+        parts.append((s_r, s_t, np.minimum(through, dm[lo:hi])))
+    rr = np.concatenate([p[0] for p in parts])
+    tt = np.concatenate([p[1] for p in parts])
+    times = np.concatenate([p[2] for p in parts])
+    src = sel[rr]
+    if job.reverse:  # targets are origins: origin access first, as in the dense matrix
+        times += job.tgt_acc[tt]
+        times += job.src_acc[src]
+    else:
+        times += job.src_acc[src]
+        times += job.tgt_acc[tt]
+    hit = times <= job.cutoff
+    # compact types: forked workers send these back through a pipe
+    return src[hit].astype(np.int32), tt[hit].astype(np.int32), times[hit].astype(job.dtype)
+
+
+def _code_dtype(n: int) -> Any:
+    """Category codes of the smallest integer type for ``n`` categories (as pandas uses)."""
+    for dt in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(dt).max:
+            return dt
+    return np.int64
+
+
+class _Column:
+    """A growing column kept in fixed-size segments (allocated untouched, so only the
+    written part is resident), joined once at the end while the segments are freed —
+    the peak stays near the data itself, never twice it."""
+
+    SEGMENT_BYTES = 128 * 2**20
+
+    def __init__(self, dtype: Any) -> None:
+        self.dtype = np.dtype(dtype)
+        self.cap = max(1, self.SEGMENT_BYTES // self.dtype.itemsize)
+        self.segments: list[NDArray[Any]] = []
+        self.fill = 0  # entries used in the last segment
+        self.size = 0
+
+    def append(self, values: NDArray[Any]) -> None:
+        pos = 0
+        while pos < values.size:
+            if not self.segments or self.fill == self.cap:
+                self.segments.append(np.empty(self.cap, dtype=self.dtype))
+                self.fill = 0
+            take = min(self.cap - self.fill, values.size - pos)
+            self.segments[-1][self.fill:self.fill + take] = values[pos:pos + take]
+            self.fill += take
+            pos += take
+        self.size += values.size
+
+    def join(self) -> NDArray[Any]:
+        out = np.empty(self.size, dtype=self.dtype)
+        pos = 0
+        while self.segments:
+            seg = self.segments.pop(0)
+            take = min(seg.size, self.size - pos)
+            out[pos:pos + take] = seg[:take]
+            pos += take
+            del seg
+        return out
+
+
+def _long_frame(o: SnappedPoints, d: SnappedPoints, oc: _Column, dc: _Column, mc: _Column) -> pd.DataFrame:
+    """The long table; each column is joined while its segments are freed."""
+    cols: dict[str, Any] = {}
+    for name, col, ids in (("origin", oc, o.ids), ("destination", dc, d.ids)):
+        cols[name] = pd.Categorical.from_codes(col.join(), categories=pd.Index(ids, name=None), validate=False)
+    cols["minutes"] = mc.join()
+    return pd.DataFrame(cols, copy=False)
+
+
+def travel_times_long(
     graph: RoadGraph,
-    origins: gpd.GeoDataFrame | Literal["nodes"],
-    destinations: gpd.GeoDataFrame,
+    origins: Points,
+    destinations: Points,
     *,
-    k: int = 3,
-    cutoff_minutes: float | None = None,
+    cutoff_minutes: float | None = 60.0,
     id_column: str | None = None,
     origin_id_column: str | None = None,
     destination_id_column: str | None = None,
@@ -545,337 +417,65 @@ def nearest(
     snap_far: bool = False,
     snap_dropped: bool = False,
     access_speed_kmh: float | None = None,
-    method: Literal["layers", "heap"] = "layers",
+    dtype: Any = np.float32,
+    n_jobs: int = 1,
+    search_from: Literal["auto", "origins", "destinations"] = "auto",
 ) -> pd.DataFrame:
-    """The ``k`` nearest destinations (by travel time) of every origin.
+    """Travel times of the origin–destination pairs within a cutoff, as a long table.
 
-    A multi-source k-label search from all destinations over the reversed graph
-    (travel *to* the destination), not a full matrix: every node keeps the ``k``
-    nearest distinct destinations.
+    The sparse form of :func:`travel_time_matrix` (same numbers, same options): the
+    searches run as for the matrix (from the side with fewer points, in blocks), but
+    each search keeps only the nodes it reached and turns them into pairs through an
+    index of the other side's points by node. Memory is bounded by the output plus one
+    block of searches (≤ 64 MB); origins × destinations is never allocated. For
+    300,000 villages × 30,000 schools with a 60-minute cutoff this is the only form
+    that fits in memory.
 
     Parameters
     ----------
-    graph
-        The routing graph.
-    origins
-        Points (any CRS, CRS set), or ``"nodes"`` for every routing node (origin =
-        node number, no access leg).
-    destinations
-        Points (e.g. schools).
-    k
-        How many nearest destinations per origin (≥ 1).
+    graph, origins, destinations
+        As in :func:`travel_time_matrix` (GeoDataFrames or prepared points).
     cutoff_minutes
-        Only destinations within this many minutes; None: no limit.
+        Pairs slower than this are left out, minutes (default 60). None keeps every
+        reachable pair (then the table can be as large as the full matrix).
     id_column, origin_id_column, destination_id_column, max_snap_m, snap_far, snap_dropped, access_speed_kmh
         As in :func:`travel_time_matrix`.
-    method
-        ``"layers"`` (default): ``k`` vectorised multi-source SciPy Dijkstra runs, one
-        per label rank (see ``_k_layers``); ``"heap"``: one k-label Dijkstra in pure
-        Python (``heapq``). Same results; "layers" is several times faster.
+    dtype
+        Type of ``minutes`` (default ``float32``; ``float64`` for exact comparisons).
+    n_jobs, search_from
+        As in :func:`travel_time_matrix`.
 
     Returns
     -------
     pandas.DataFrame
-        Long table ``origin, destination, rank, minutes`` (rank 1 = nearest), sorted by
-        origin (input order) and rank. Origins with fewer than ``k`` reachable
-        destinations get fewer rows; origins that cannot be snapped get none (they are
-        named in an :class:`~schoolplan.errors.UnreachableWarning`).
+        Columns ``origin`` and ``destination`` (categoricals of the ids, so that 300
+        million rows stay small; ``.cat.codes`` are the input positions) and
+        ``minutes``: one row per reachable pair within the cutoff, grouped by the side
+        searched from (destinations, when they are fewer) in input order. Unreachable
+        pairs and points that cannot be snapped have no row; the latter are named in an
+        :class:`~schoolplan.errors.UnreachableWarning` and in ``attrs`` as for
+        :func:`travel_time_matrix`.
     """
-    if not (isinstance(k, int | np.integer) and k >= 1):
-        raise ConfigError(f"k must be a whole number ≥ 1 (got {k!r})", fix="e.g. k=3")
-    k = int(k)
-    cutoff = _check_cutoff(cutoff_minutes)
-    if method not in {"layers", "heap"}:
-        raise ConfigError(f"unknown method {method!r}", fix="use 'layers' or 'heap'")
-    d = _snap_side(graph, destinations, destination_id_column or id_column, "destinations", max_snap_m,
-                   snap_far, access_speed_kmh, snap_dropped)
-    di = np.nonzero(d.routable)[0]
-    acc_d = np.nan_to_num(d.access, nan=0.0)
-    s_node, s_src, s_w = [], [], []
-    for arr_node, arr_w in ((d.a, d.in_a), (d.b, d.in_b)):
-        w = arr_w[di] + acc_d[di]
-        ok = np.isfinite(w) & (w <= cutoff)
-        s_node.append(arr_node[di][ok])
-        s_src.append(di[ok])
-        s_w.append(w[ok])
-    seed_node, seed_src, seed_w = np.concatenate(s_node), np.concatenate(s_src), np.concatenate(s_w)
-    cols = ["origin", "destination", "rank", "minutes"]
-    by_nodes = isinstance(origins, str)
-    if by_nodes and origins != "nodes":
-        raise ConfigError(f"origins must be points or 'nodes' (got '{origins}')", fix="use origins='nodes'")
-    o = None
-    needed: set[int] | None = None
-    if not by_nodes:
-        o = _snap_side(graph, origins, origin_id_column or id_column, "origins", max_snap_m, snap_far,
-                       access_speed_kmh, snap_dropped)
-        oi = np.nonzero(o.routable)[0]
-        needed = set(o.a[oi].tolist()) | set(o.b[oi].tolist())
-    if method == "layers":
-        L_s, L_d = _k_layers(graph, seed_node, seed_src, seed_w, d.n, k, cutoff)
-        lab_s = lab_d = None
-    else:
-        adj = _adjacency_lists(graph, reverse=True)
-        seeds = list(zip(seed_w.tolist(), seed_node.tolist(), seed_src.tolist(), strict=True))
-        lab_s, lab_d = _k_label(adj, seeds, k, cutoff, needed=needed)
-        L_s = np.full((graph.n_nodes, k), -1, dtype=np.int64)
-        L_d = np.full((graph.n_nodes, k), np.inf)
-        for v, (ls, ld) in enumerate(zip(lab_s, lab_d, strict=True)):
-            L_s[v, : len(ls)] = ls
-            L_d[v, : len(ld)] = ld
-    if by_nodes:
-        node, rank0 = np.nonzero(L_s >= 0)
-        return pd.DataFrame({"origin": node, "destination": d.ids.to_numpy()[L_s[node, rank0]],
-                             "rank": (rank0 + 1).astype(np.int64), "minutes": L_d[node, rank0]}, columns=cols)
-    assert o is not None
-    # candidates: via either end of the origin's edge, or along the shared edge
-    parts_i, parts_j, parts_t = [], [], []
-    for ends, w in ((o.a, o.out_a), (o.b, o.out_b)):
-        ww = w[oi]
-        ok = np.isfinite(ww)
-        ii = np.repeat(oi[ok], k)
-        node = np.repeat(ends[oi][ok], k)
-        rk = np.tile(np.arange(k), int(ok.sum()))
-        src = L_s[node, rk]
-        has = src >= 0
-        parts_i.append(ii[has])
-        parts_j.append(src[has])
-        parts_t.append((L_d[node, rk] + np.repeat(ww[ok], k))[has])
-    i, j, t = _same_chain(o, d, oi, di)
-    if i.size:
-        parts_i.append(i)
-        parts_j.append(j)
-        parts_t.append(t + acc_d[j])
-    ci = np.concatenate(parts_i)
-    cj = np.concatenate(parts_j)
-    ct = np.concatenate(parts_t) + np.nan_to_num(o.access, nan=0.0)[ci]
-    keep = ct <= cutoff
-    ci, cj, ct = ci[keep], cj[keep], ct[keep]
-    order = np.lexsort((cj, ct, ci))
-    ci, cj, ct = ci[order], cj[order], ct[order]
-    # distinct destinations per origin (first = fastest)
-    pair = ci * np.int64(d.n + 1) + cj
-    _, first = np.unique(pair, return_index=True)
-    first.sort()
-    ci, cj, ct = ci[first], cj[first], ct[first]
-    start = np.concatenate([[True], ci[1:] != ci[:-1]])
-    grp = np.cumsum(start) - 1
-    rank = np.arange(ci.size) - np.nonzero(start)[0][grp] + 1
-    sel = rank <= k
-    return pd.DataFrame({"origin": o.ids.to_numpy()[ci[sel]], "destination": d.ids.to_numpy()[cj[sel]],
-                         "rank": rank[sel].astype(np.int64), "minutes": ct[sel]}, columns=cols)
+    cutoff = check_cutoff(cutoff_minutes)
+    o, d = _sides(graph, origins, destinations, id_column=id_column, origin_id_column=origin_id_column,
+                  destination_id_column=destination_id_column, max_snap_m=max_snap_m, snap_far=snap_far,
+                  snap_dropped=snap_dropped, access_speed_kmh=access_speed_kmh)
+    reverse = _search_from_destinations(o, d, search_from)
+    src, tgt = (d, o) if reverse else (o, d)
+    rows = np.nonzero(src.routable)[0]
+    oc, dc, mc = _Column(_code_dtype(o.n)), _Column(_code_dtype(d.n)), _Column(dtype)
+    if rows.size and tgt.routable.any():
+        plan = search_plan(graph, src, rows, reverse=reverse, limit=cutoff, n_jobs=n_jobs)
+        job = _pair_job(graph, plan, src, tgt, cutoff, dtype)
 
+        def finish(dist: F64, sel: I64) -> tuple[I64, I64, NDArray[Any]]:
+            return _block_pairs(job, dist, sel)
 
-# --------------------------------------------------------------------------- isochrones
-def _samples(graph: RoadGraph, spacing_m: float) -> dict[str, NDArray[Any]]:
-    """Points along every chain at most ``spacing_m`` apart, with their time coordinates."""
-    key = f"samples_{spacing_m:.3f}"
-    cached = graph._cache.get(key)
-    if cached is not None:
-        return cached
-    sg = graph._segments
-    ch = graph._chains
-    assert sg is not None and ch is not None
-    nseg_pts = np.maximum(1, np.ceil(sg.length_m / spacing_m).astype(np.int64))
-    last = sg.pos == ch.n_seg[sg.chain] - 1
-    per = nseg_pts + last  # the chain's last segment also gets its end point
-    seg_rep = np.repeat(np.arange(sg.x0.size), per)
-    k = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
-    t = k / nseg_pts[seg_rep]
-    c = sg.chain[seg_rep]
-    fok = np.isfinite(ch.t_fwd[c])
-    bok = np.isfinite(ch.t_bwd[c])
-    f = np.where(fok, sg.f0[seg_rep] + t * np.where(fok, sg.tf[seg_rep], 0.0), 0.0)
-    bk = np.where(bok, sg.b0[seg_rep] + t * np.where(bok, sg.tb[seg_rep], 0.0), 0.0)
-    x = sg.x0[seg_rep] + t * (sg.x1[seg_rep] - sg.x0[seg_rep])
-    y = sg.y0[seg_rep] + t * (sg.y1[seg_rep] - sg.y0[seg_rep])
-    param = sg.pos[seg_rep] + t
-    order = np.argsort(c, kind="stable")
-    out = {"x": x[order], "y": y[order], "chain": c[order], "f": f[order], "bk": bk[order],
-           "param": param[order]}
-    graph._cache[key] = out
+        for _sel, (s_pos_b, t_b, m_b) in run_blocks(graph, plan, fill=None, finish=finish):
+            s_b = rows[s_pos_b]
+            oc.append(t_b if reverse else s_b)
+            dc.append(s_b if reverse else t_b)
+            mc.append(m_b)
+    out = _long_frame(o, d, oc, dc, mc)
+    _unroutable_attrs(out, o, d)
     return out
-
-
-def _cells_polygon(x: F64, y: F64, cell: float, x0: float, y0: float, fill_holes: bool) -> Any:
-    """Union of the grid cells containing the points (cells of a global grid at x0, y0)."""
-    if x.size == 0:
-        return None
-    ix = np.floor((x - x0) / cell).astype(np.int64)
-    iy = np.floor((y - y0) / cell).astype(np.int64)
-    return raster_polygon(ix, iy, cell, x0, y0, fill_holes=fill_holes)
-
-
-def isochrones(
-    graph: RoadGraph,
-    points: gpd.GeoDataFrame,
-    *,
-    minutes: float | Sequence[float] = 20.0,
-    direction: Literal["to", "from"] = "to",
-    method: Literal["grid", "convex", "concave"] = "grid",
-    cell_m: float = 250.0,
-    ratio: float = 0.3,
-    fill_holes: bool = True,
-    targets: gpd.GeoDataFrame | None = None,
-    target_id_column: str | None = None,
-    id_column: str | None = None,
-    max_snap_m: float = 2000.0,
-    snap_far: bool = False,
-    snap_dropped: bool = False,
-    access_speed_kmh: float | None = None,
-) -> gpd.GeoDataFrame:
-    """Areas within a travel time of each point (等时圈), e.g. a school's 20-minute catchment.
-
-    Parameters
-    ----------
-    graph
-        The routing graph.
-    points
-        Points (e.g. schools), any CRS with a CRS set.
-    minutes
-        One time or several (one row per point and time), minutes.
-    direction
-        ``"to"`` (default): places from which the point is reached within the time —
-        a school's catchment for pupils travelling to it; ``"from"``: places reached
-        from the point.
-    method
-        ``"grid"`` (default): union of ``cell_m`` grid cells containing reached road
-        (nodes and the reached parts of edges, sampled every ``cell_m / 2``);
-        ``"convex"``: convex hull of the reached road; ``"concave"``: shapely
-        ``concave_hull`` with ``ratio``.
-    cell_m
-        Grid cell size (and sampling step × 2), metres.
-    ratio
-        Concave-hull ratio (0 = tightest, 1 = convex).
-    fill_holes
-        Grid method: fill areas enclosed by reached cells.
-    targets
-        Optional points (e.g. villages): each row then lists the targets reached within
-        the time (``reached``: list of ids; ``n_reached``), using exact travel times
-        (:func:`travel_time_matrix`, same direction).
-    target_id_column, id_column
-        Id columns of ``targets`` and ``points`` (default: the index).
-    max_snap_m, snap_far, snap_dropped, access_speed_kmh
-        Snapping options.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        Columns ``id``, ``minutes``, ``status`` (snapping status), ``n_nodes`` (routing
-        nodes reached), ``area_km2``, [``n_reached``, ``reached``], ``geometry``
-        (Polygon / MultiPolygon in the graph CRS; None when the point is not
-        routable). Reached road includes the point's own access leg time.
-    """
-    if direction not in {"to", "from"}:
-        raise ConfigError(f"direction must be 'to' or 'from' (got {direction!r})", fix="use 'to' or 'from'")
-    if method not in {"grid", "convex", "concave"}:
-        raise ConfigError(f"method must be 'grid', 'convex' or 'concave' (got {method!r})",
-                          fix="use method='grid'")
-    bands = [minutes] if isinstance(minutes, int | float) else list(minutes)
-    if not bands:
-        raise ConfigError("minutes is empty", fix="give at least one time, e.g. minutes=20")
-    bands = sorted({_check_cutoff(b, "minutes") for b in bands})
-    if not cell_m > 0:
-        raise ConfigError("cell_m must be > 0", fix="give a cell size in metres, e.g. 250")
-    T = bands[-1]
-    p = _snap_side(graph, points, id_column, "points", max_snap_m, snap_far, access_speed_kmh, snap_dropped)
-    ch = graph._chains
-    assert ch is not None
-    smp = _samples(graph, cell_m / 2.0)
-    s_chain, s_f, s_bk, s_param = smp["chain"], smp["f"], smp["bk"], smp["param"]
-    Tf_s, Tb_s = ch.t_fwd[s_chain], ch.t_bwd[s_chain]
-    fok_s, bok_s = np.isfinite(Tf_s), np.isfinite(Tb_s)
-    x0 = float(np.floor(graph.node_x.min() / cell_m) * cell_m) - cell_m
-    y0 = float(np.floor(graph.node_y.min() / cell_m) * cell_m) - cell_m
-    pi = np.nonzero(p.routable)[0]
-    acc = np.nan_to_num(p.access, nan=0.0)
-    results: dict[int, list[tuple[Any, int]]] = {}
-    reverse = direction == "to"
-    for rows, D in _node_times(graph, p, pi, reverse=reverse, limit=T):
-        for r, Dn in zip(rows.tolist(), D, strict=True):
-            a_c, b_c = Dn[ch.a], Dn[ch.b]
-            budget = T - acc[r]
-            cmask = (a_c <= budget) | (b_c <= budget)
-            cmask[p.chain[r]] = True
-            sel = np.nonzero(cmask[s_chain])[0]
-            c = s_chain[sel]
-            if reverse:  # sample -> point
-                t1 = np.where(fok_s[sel], Tf_s[sel] - s_f[sel] + b_c[c], np.inf)
-                t2 = np.where(bok_s[sel], s_bk[sel] + a_c[c], np.inf)
-            else:  # point -> sample
-                t1 = np.where(fok_s[sel], a_c[c] + s_f[sel], np.inf)
-                t2 = np.where(bok_s[sel], b_c[c] + Tb_s[sel] - s_bk[sel], np.inf)
-            tt = np.minimum(t1, t2)
-            own = c == p.chain[r]
-            if own.any():
-                sp_ = s_param[sel][own]
-                pr = p.param[r]
-                direct = np.full(sp_.size, np.inf)
-                fo, bo = fok_s[sel][own], bok_s[sel][own]
-                sf, sb = s_f[sel][own], s_bk[sel][own]
-                if reverse:
-                    direct = np.where((sp_ <= pr) & fo, p.f[r] - sf, direct)
-                    direct = np.where((sp_ >= pr) & bo, np.minimum(direct, sb - p.bk[r]), direct)
-                else:
-                    direct = np.where((sp_ >= pr) & fo, sf - p.f[r], direct)
-                    direct = np.where((sp_ <= pr) & bo, np.minimum(direct, p.bk[r] - sb), direct)
-                direct = np.where(sp_ == pr, 0.0, direct)
-                tt[own] = np.minimum(tt[own], np.maximum(direct, 0.0))
-            tt = tt + acc[r]
-            out = []
-            for band in bands:
-                hit = sel[tt <= band]
-                geom = _shape(smp["x"][hit], smp["y"][hit], method, cell_m, ratio, x0, y0, fill_holes)
-                out.append((geom, int((Dn + acc[r] <= band).sum())))
-            results[r] = out
-    recs = []
-    for r in range(p.n):
-        for bi, band in enumerate(bands):
-            geom, nn = results[r][bi] if r in results else (None, 0)
-            recs.append({"id": p.ids[r], "minutes": band, "status": p.status[r], "n_nodes": nn,
-                         "geometry": geom})
-    gdf = gpd.GeoDataFrame(recs, geometry="geometry", crs=graph.crs)
-    gdf["area_km2"] = gdf.geometry.area / 1e6
-    if targets is not None:
-        if direction == "to":
-            M = travel_time_matrix(graph, targets, points, cutoff_minutes=T, origin_id_column=target_id_column,
-                                   destination_id_column=id_column, max_snap_m=max_snap_m, snap_far=snap_far,
-                                   snap_dropped=snap_dropped, access_speed_kmh=access_speed_kmh,
-                                   dtype=np.float64).to_numpy().T
-            tids = _ids_of(graph, targets, target_id_column)
-        else:
-            M = travel_time_matrix(graph, points, targets, cutoff_minutes=T, origin_id_column=id_column,
-                                   destination_id_column=target_id_column, max_snap_m=max_snap_m,
-                                   snap_far=snap_far, snap_dropped=snap_dropped,
-                                   access_speed_kmh=access_speed_kmh, dtype=np.float64).to_numpy()
-            tids = _ids_of(graph, targets, target_id_column)
-        reached, nreach = [], []
-        for r in range(p.n):
-            for band in bands:
-                hit = np.nonzero(M[r] <= band)[0]
-                reached.append(tids[hit].tolist())
-                nreach.append(int(hit.size))
-        gdf["n_reached"] = nreach
-        gdf["reached"] = reached
-    cols = [c for c in ["id", "minutes", "status", "n_nodes", "area_km2", "n_reached", "reached", "geometry"]
-            if c in gdf.columns]
-    return gdf[cols]
-
-
-def _ids_of(graph: RoadGraph, pts: gpd.GeoDataFrame, id_column: str | None) -> NDArray[Any]:
-    if id_column is not None:
-        return pts[id_column].to_numpy()
-    return pts.index.to_numpy()
-
-
-def _shape(x: F64, y: F64, method: str, cell: float, ratio: float, x0: float, y0: float,
-           fill_holes: bool) -> Any:
-    if x.size == 0:
-        return None
-    if method == "grid":
-        return _cells_polygon(x, y, cell, x0, y0, fill_holes)
-    mp = shapely.multipoints(np.column_stack([x, y]))
-    geom = shapely.convex_hull(mp) if method == "convex" else shapely.concave_hull(mp, ratio=ratio)
-    if geom.geom_type not in {"Polygon", "MultiPolygon"}:
-        geom = geom.buffer(cell / 2.0)
-    return geom
-
