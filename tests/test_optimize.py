@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from schoolplan.benchmarks_io import read_cap, read_optima, read_pmed, read_sjc
+from instances import read_cap, read_optima, read_pmed, read_sjc
 from schoolplan.errors import InfeasibleError, OptimizationError
 from schoolplan.optimize import (
     LocationResult,

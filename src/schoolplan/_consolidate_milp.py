@@ -17,7 +17,7 @@ import pandas as pd
 
 from schoolplan.county import County
 from schoolplan.errors import InfeasibleError
-from schoolplan.optimize import _is_infeasible, _Model
+from schoolplan._highs import HighsModel
 
 _UNSERVED_PENALTY = 1e4  # 万元 per pupil: far above any real cost
 
@@ -85,7 +85,7 @@ def solve_layout(
     pv, ps = np.array(pair_v, dtype=np.int64), np.array(pair_s, dtype=np.int64)
     pd_ = np.array(pair_d, dtype=float)
     pboard = np.array(pair_board, dtype=bool)
-    m = _Model()
+    m = HighsModel()
     x0 = m.add_cols(np.array(pair_cost), 0.0, 1.0, integer=False)
     u0 = m.add_cols(d["pupils"].to_numpy(float) * _UNSERVED_PENALTY, 0.0, 1.0, integer=False)
     n_s = len(cols)
@@ -143,7 +143,7 @@ def solve_layout(
         m.add_entries(np.full(len(small_idx), r6), y0 + small_idx, 1.0)
     run = m.solve(sense=1, time_limit=float(r.get("time_limit", 60.0)), mip_rel_gap=1e-6, threads=None)
     if run.x is None:
-        if _is_infeasible(run.status):
+        if run.infeasible:
             raise InfeasibleError(
                 "no layout meets all consolidation rules together (max_closures, minimum enrolment of kept "
                 "schools, maximum school sizes, fixed schools)",

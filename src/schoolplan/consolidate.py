@@ -529,7 +529,7 @@ def _assign(
         minutes_before`` (one row per village × band × school share) and the
         unplaced ``village_id, band, pupils``.
     """
-    from schoolplan.optimize import _Model
+    from schoolplan._highs import HighsModel
 
     cols = [c for c in minutes.columns if c in open_ids]
     col_pos = {c: j for j, c in enumerate(cols)}
@@ -566,7 +566,7 @@ def _assign(
                 dd.append(d.at[k, "pupils"])
     vi_a, sj_a, dd_a = np.array(vi, dtype=np.int64), np.array(sj, dtype=np.int64), np.array(dd, dtype=float)
     n, m = len(d), len(cols)
-    model = _Model()
+    model = HighsModel()
     x0 = model.add_cols(np.array(cost, dtype=float), 0.0, 1.0, integer=False)
     u0 = model.add_cols(d["pupils"].to_numpy(float) * 1e5, 0.0, 1.0, integer=False)
     cap = seats.reindex(cols).fillna(0.0).to_numpy(float)
