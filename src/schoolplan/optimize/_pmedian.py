@@ -110,8 +110,11 @@ def _lists(work: Costs, kj: np.ndarray, n_allowed: np.ndarray) -> _Lists:
 
 def _build_radius(
     lists: _Lists, w: np.ndarray, p: int, m: int, lo_y: np.ndarray, hi_y: np.ndarray
-) -> tuple[HighsModel, int]:
-    """Radius (chain) formulation over the lists; returns the model and #levels."""
+) -> tuple[HighsModel, tuple[int, np.ndarray, np.ndarray]]:
+    """Radius (chain) formulation over the lists.
+
+    Returns the model and ``(first z column, client of each z, level of each z)``.
+    """
     c, f, v = lists.e_client, lists.e_fac, lists.e_cost
     new = np.r_[True, (c[1:] != c[:-1]) | (v[1:] != v[:-1])]
     lvl = np.cumsum(new) - 1
@@ -138,7 +141,95 @@ def _build_radius(
     mdl.add_entries(r0 + prev[ok], cz + z_of[prev[ok] - 1], -1.0)
     rp = mdl.add_rows(float(p), float(p), 1)
     mdl.add_entries(np.full(m, rp), cy + np.arange(m), 1.0)
-    return mdl, n_lvl
+    return mdl, (cz, l_client[z_idx], l_val[z_idx])
+
+
+_ENUM_CELLS = 300_000_000  # enumerate the open sets when combos x clients x k stays below this
+
+
+def _enum_cells(n: int, n_free: int, k: int) -> float:
+    return float(math.comb(n_free, k)) * n * max(k, 1) if 0 <= k <= n_free else 0.0
+
+
+def _enumerate(
+    costs: Costs, w: np.ndarray, free: np.ndarray, forced: np.ndarray, k: int, deadline: float
+) -> tuple[np.ndarray, float] | None:
+    """Best open set by complete enumeration of ``k`` sites among ``free`` plus ``forced``.
+
+    Returns ``(open mask, value)`` or ``None`` when the deadline passed first.
+    """
+    import itertools
+
+    n, m = costs.shape
+    cols = np.r_[forced, free].astype(np.int64)
+    if costs.dense is not None:
+        sub = costs.dense[:, cols]
+    else:
+        sub = costs.csr[:, cols].toarray()  # type: ignore[index]
+        stored = costs.csr[:, cols].copy()  # type: ignore[index]
+        stored.data[:] = 1
+        sub = np.where(stored.toarray() > 0, sub, np.inf)
+    base = sub[:, : len(forced)].min(axis=1) if len(forced) else np.full(n, np.inf)
+    fs = sub[:, len(forced) :]
+    best_v, best = math.inf, None
+    combos = itertools.combinations(range(len(free)), k)
+    chunk = max(1, int(20_000_000 // max(n * max(k, 1), 1)))
+    while True:
+        block = np.array(list(itertools.islice(combos, chunk)), dtype=np.int64).reshape(-1, k)
+        if len(block) == 0:
+            break
+        near = np.repeat(base[:, None], len(block), axis=1)
+        for t in range(k):
+            near = np.minimum(near, fs[:, block[:, t]])
+        ok = np.isfinite(near)
+        vals = np.where(ok.all(axis=0), w @ np.where(ok, near, 0.0), np.inf)
+        a = int(np.argmin(vals))
+        if vals[a] < best_v:
+            best_v, best = float(vals[a]), block[a]
+        if time.perf_counter() > deadline:
+            return None
+    y = np.zeros(m, dtype=bool)
+    y[forced] = True
+    if best is not None:
+        y[free[best]] = True
+    return y, best_v
+
+
+def _probe(
+    lp: Any, m: int, limit: float, *, deadline: float, enough: Any = None
+) -> np.ndarray | None:
+    """Close every site whose opening alone lifts the LP above ``limit``.
+
+    For each site still free (most promising last), the LP is re-solved warm
+    with ``y_i = 1``; a value above ``limit`` (or infeasibility) proves that
+    no solution of value ``<= limit`` opens ``i``. Returns the mask of sites
+    to close (``None`` when every free site is closed).
+    """
+    free = np.flatnonzero((lp.hi[:m] > 0.5) & (lp.lo[:m] < 0.5))
+    closed = np.zeros(m, dtype=bool)
+    if lp.x is None:
+        return closed
+    order = free[np.argsort(-lp.rc[free], kind="stable")]
+    # dual simplex raises a valid bound at every step: stop once it passes the limit
+    lp.h.setOptionValue("objective_bound", float(limit))
+    tried = 0
+    for i in order:
+        if time.perf_counter() > deadline or (enough is not None and enough(len(free) - closed.sum())):
+            break
+        tried += 1
+        lo_i = lp.lo[i]
+        lp.set_bounds(np.array([i]), np.array([1.0]), np.array([lp.hi[i]]))
+        lp.resolve()
+        if lp.status in ("infeasible", "cutoff") or (lp.x is not None and lp.objective > limit):
+            closed[i] = True
+            lp.set_bounds(np.array([i]), np.array([0.0]), np.array([0.0]))
+        else:
+            lp.set_bounds(np.array([i]), np.array([lo_i]), np.array([lp.hi[i]]))
+    lp.h.setOptionValue("objective_bound", float("inf"))
+    lp.log.append(f"schoolplan: probing tried {tried} of {len(free)} sites, closed {int(closed.sum())}\n")
+    if closed[free].all() and len(free):
+        return None
+    return closed
 
 
 def _is_integral(work: Costs, w: np.ndarray) -> bool:
@@ -219,6 +310,7 @@ def p_median_exact(
     used = "radius"
     run = None
     n_left = int(openable.sum())
+    rebuilds = 0
     while True:
         rounds += 1
         n_ok = work.allowed_count()
@@ -236,8 +328,9 @@ def p_median_exact(
             n_lvl = int(np.count_nonzero(np.r_[True, (lists.e_client[1:] != lists.e_client[:-1])
                                                | (lists.e_cost[1:] != lists.e_cost[:-1])]))
             use_radius = n_lvl <= 0.75 * n_pairs
+        zinfo = None
         if use_radius:
-            mdl, _ = _build_radius(lists, w, p, m, lo_y, hi_y)
+            mdl, zinfo = _build_radius(lists, w, p, m, lo_y, hi_y)
             used = "radius"
         else:
             tails = np.flatnonzero(np.isfinite(lists.tail))
@@ -248,8 +341,7 @@ def p_median_exact(
                 fixed=lo_y > 0.5, forbidden=hi_y < 0.5,
             )
             used = "assignment"
-        lp = mdl.lp(time_limit=remaining(common), threads=common.threads)
-        common.log.append("".join(lp.log))  # type: ignore[union-attr]
+        lp = mdl.lp(time_limit=remaining(common), threads=common.threads, log=common.log)
         if lp.status == "infeasible":
             if not math.isfinite(upper):
                 raise InfeasibleError(
@@ -296,7 +388,56 @@ def p_median_exact(
             hi_y = np.where(newly_closed, 0.0, hi_y)
             work.restrict(None, hi_y < 0.5)
         lo_y = np.maximum(lo_y, np.where(lp.lo[:m] > 0.5, 1.0, 0.0))
+        if zinfo is not None:
+            # z_j^k fixed to 0: client j has an open site within D_j^k in every
+            # solution <= U - delta, so farther sites need no variables
+            cz, z_client, z_val = zinfo
+            cut = lp.hi[cz : cz + len(z_client)] < 0.5
+            radius = np.full(n, np.inf)
+            np.minimum.at(radius, z_client[cut], z_val[cut])
+            if cut.any():
+                work.restrict(radius, hi_y < 0.5)
+        n_ok_new = work.allowed_count()
+        n_pairs_new = int(np.minimum(kj, n_ok_new).sum())
+        if n_pairs_new < 0.7 * n_pairs and rebuilds < 6 and (n_ok_new > 0).all():
+            rebuilds += 1
+            rounds -= 1
+            continue
         n_left = int((hi_y > 0.5).sum())
+        k_free = p - int((lo_y > 0.5).sum())
+        if _enum_cells(n, n_left - int((lo_y > 0.5).sum()), k_free) <= _ENUM_CELLS:
+            free_idx = np.flatnonzero((hi_y > 0.5) & (lo_y < 0.5))
+            got = _enumerate(costs, w, free_idx, np.flatnonzero(lo_y > 0.5), k_free,
+                             common.deadline)
+            if got is not None:
+                if got[1] < upper:
+                    upper, y_inc = got[1], got[0]
+                lower = upper
+                used += "+enumeration"
+                break
+
+        def enough(n_free: int, _k: int = k_free) -> bool:
+            return _enum_cells(n, int(n_free), _k) <= _ENUM_CELLS
+
+        if remaining(common) > 0:
+            closed = _probe(lp, m, upper - delta + tol, deadline=time.perf_counter() + 0.5 * remaining(common),
+                            enough=enough)
+            if closed is None:  # every site proven useless: the incumbent is optimal
+                lower = upper
+                break
+            if closed.any():
+                hi_y = np.where(closed, 0.0, hi_y)
+                work.restrict(None, hi_y < 0.5)
+                n_left = int((hi_y > 0.5).sum())
+                if rebuilds < 6 and (work.allowed_count() > 0).all():
+                    rebuilds += 1
+                    rounds -= 1
+                    continue
+                lp.set_bounds(np.flatnonzero(closed), 0.0, 0.0)
+                lp.resolve(time_limit=remaining(common))
+                if lp.status == "infeasible":
+                    lower = upper
+                    break
         cutoff = cutoff_value(upper, delta)
         if remaining(common) <= 0:
             status = "time_limit"
