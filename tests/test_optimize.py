@@ -12,9 +12,9 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from instances import read_cap, read_optima, read_pmed, read_sjc
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from instances import read_cap, read_optima, read_pmed, read_sjc
 from schoolplan.errors import InfeasibleError, OptimizationError
 from schoolplan.optimize import (
     LocationResult,

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from schoolplan._highs import HighsModel
 from schoolplan.county import County
 from schoolplan.errors import InfeasibleError
-from schoolplan._highs import HighsModel
 
 _UNSERVED_PENALTY = 1e4  # 万元 per pupil: far above any real cost
 

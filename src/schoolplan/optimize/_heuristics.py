@@ -227,7 +227,7 @@ def p_median_start(
                 i = int(rng.choice(top))
             y[i] = True
             d1 = np.minimum(d1, dm[:, i])
-        y, v = _interchange(dm, w, y, fixed, openable, deadline if rep else np.inf)
+        y, v = _interchange(dm, w, y, fixed, openable, deadline)
         if v < best_v - 1e-9:
             best_y, best_v = y, v
     assert best_y is not None

@@ -144,7 +144,8 @@ def _build_radius(
     return mdl, (cz, l_client[z_idx], l_val[z_idx])
 
 
-_ENUM_CELLS = 300_000_000  # enumerate the open sets when combos x clients x k stays below this
+_PROBE_MAX_P = 12  # probe sites only for small p (large-p LPs are nearly integral)
+_ENUM_CELLS = 40_000_000  # enumerate the open sets when combos x clients x k stays below this (~1 s)
 
 
 def _enum_cells(n: int, n_free: int, k: int) -> float:
@@ -252,7 +253,8 @@ def _start(common: Common, w: np.ndarray, p: int, openable: np.ndarray, budget: 
             dm = np.full((n, m), np.inf)
             rows = np.repeat(np.arange(n), np.diff(costs.csr.indptr))  # type: ignore[union-attr]
             dm[rows, costs.csr.indices] = costs.csr.data  # type: ignore[union-attr]
-        y, _ = p_median_start(dm, w, p, common.fixed, openable, deadline=deadline)
+        y, _ = p_median_start(dm, w, p, common.fixed, openable, deadline=deadline,
+                              restarts=6 if p <= 20 else 2)
         return y
     kcap = min(m, max(8, math.ceil(3 * m / p) + 5))
     lists = _lists(costs, np.minimum(costs.allowed_count(), kcap), costs.allowed_count())
@@ -287,7 +289,7 @@ def p_median_exact(
     tol = 1e-9 * max(1.0, float(np.abs(w).sum()))
 
     # 1. incumbent
-    y_inc = _start(common, w, p, openable, min(max(0.1 * remaining(common), 0.05), 3.0))
+    y_inc = _start(common, w, p, openable, min(max(0.02 * remaining(common), 0.05), 1.0))
     near_cost, _ = costs.nearest_open(y_inc)
     upper = float(np.dot(w, near_cost)) if np.isfinite(near_cost).all() else math.inf
 
@@ -419,7 +421,7 @@ def p_median_exact(
         def enough(n_free: int, _k: int = k_free) -> bool:
             return _enum_cells(n, int(n_free), _k) <= _ENUM_CELLS
 
-        if remaining(common) > 0:
+        if k_free <= _PROBE_MAX_P and remaining(common) > 0:
             closed = _probe(lp, m, upper - delta + tol, deadline=time.perf_counter() + 0.5 * remaining(common),
                             enough=enough)
             if closed is None:  # every site proven useless: the incumbent is optimal
