@@ -89,3 +89,10 @@ def write_tiny_county(folder: Path) -> Path:
 def tiny_county(tmp_path: Path) -> Path:
     """Path of a freshly written tiny county folder."""
     return write_tiny_county(tmp_path / "tiny")
+
+
+# benchmarks/instances.py (readers of the published location benchmarks) is shared by
+# tests/test_optimize.py and benchmarks/bench_optimize.py; it is not part of the package.
+import sys as _sys  # noqa: E402
+
+_sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -12,9 +12,9 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from instances import read_cap, read_optima, read_pmed, read_sjc
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from schoolplan.benchmarks_io import read_cap, read_optima, read_pmed, read_sjc
 from schoolplan.errors import InfeasibleError, OptimizationError
 from schoolplan.optimize import (
     LocationResult,
@@ -217,7 +217,14 @@ def test_sparsification_enlarges_lists() -> None:
     full = solve_p_median(c, 2, k_nearest=12)
     small = solve_p_median(c, 2, k_nearest=1)
     assert small.objective == pytest.approx(full.objective)
-    assert small.iterations > 1
+    assert small.status == "optimal"
+    # the p-median may finish by enumeration over the sites left after reduction;
+    # the capacitated model still has to grow its one-site lists
+    d, q = np.ones(40), np.full(12, 12.0)
+    full_c = solve_capacitated_p_median(c, 4, d, q, k_nearest=12)
+    small_c = solve_capacitated_p_median(c, 4, d, q, k_nearest=1)
+    assert small_c.objective == pytest.approx(full_c.objective)
+    assert small_c.iterations > 1
 
 
 # ---------------------------------------------------------------- bad input
@@ -653,3 +660,104 @@ def test_orlib_uncapacitated_cap7x() -> None:
         big = np.full(len(inst.capacity), inst.demand.sum())
         r = solve_cflp(inst.cost, inst.fixed_cost, inst.demand, big)
         assert r.objective == pytest.approx(value, abs=1e-3)
+
+
+# ------------------------------------------------- solver hygiene (issue 18)
+
+
+def test_formulation_chosen_by_data_and_reported() -> None:
+    rng = np.random.default_rng(0)
+    r = solve_p_median(rng.integers(0, 10, (60, 30)).astype(float), 3)
+    assert r.formulation.startswith("radius")  # ten distinct levels for 30 sites
+    c = rng.random((60, 30)) * 100  # all costs distinct
+    a = solve_p_median(c, 3)
+    assert a.formulation.startswith("assignment")
+    for form in ("radius", "assignment"):
+        f = solve_p_median(c, 3, formulation=form)
+        assert f.formulation.startswith(form)
+        assert f.objective == pytest.approx(a.objective) and f.status == "optimal"
+    with pytest.raises(OptimizationError, match="formulation must be one of"):
+        solve_p_median(c, 3, formulation="cumulative")
+
+
+def test_result_has_log_message_and_client_lists() -> None:
+    r = solve_p_median(LINE, 2)
+    assert "HiGHS" in r.log  # banner and solver log are kept, not printed
+    assert "proven optimal" in r.message
+    assert r.clients.to_dict() == {0: [0, 1], 2: [2, 3]}
+    df = pd.DataFrame(LINE, index=list("abcd"), columns=["x", "y", "z"])
+    rc = solve_capacitated_p_median(df, 2, [1, 1, 1, 1], [2, 2, 2])
+    assert sorted(c for cs in rc.clients for c in cs) == ["a", "b", "c", "d"]
+    assert set(rc.clients.index) == set(rc.open)
+
+
+def test_time_limit_message_is_explicit() -> None:
+    inst = read_pmed(DATA / "orlib_pmed" / "pmed16.txt")
+    r = solve_p_median(inst.cost, inst.p, time_limit=0.05)
+    assert r.status == "time_limit"
+    assert "TIME LIMIT of 0.05 s" in r.message and "gap" in r.message
+
+
+def test_default_time_limit() -> None:
+    from schoolplan.optimize import DEFAULT_TIME_LIMIT
+
+    assert DEFAULT_TIME_LIMIT > 0
+    r = solve_p_median(LINE, 1, time_limit=math.inf)  # no limit at all is allowed
+    assert r.status == "optimal"
+
+
+def test_highs_prints_nothing(tmp_path: Path) -> None:
+    """HiGHS' banner and log never reach stdout/stderr (fresh process: banner is per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from schoolplan.optimize import solve_p_median, solve_cflp, solve_set_cover\n"
+        "c = np.abs(np.arange(6.0)[:, None] - np.arange(4.0)[None, :])\n"
+        "r = solve_p_median(c, 2)\n"
+        "solve_cflp(c, [1, 1, 1, 1], [1] * 6, [6] * 4)\n"
+        "solve_set_cover(c, 2.0)\n"
+        "assert 'HiGHS' in r.log\n"
+    )
+    src = Path(__file__).resolve().parents[1] / "src"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={"PYTHONPATH": str(src), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+
+
+def test_highs_model_cutoff_and_status() -> None:
+    from schoolplan._highs import HighsModel, is_infeasible
+
+    # min x + y, x + y >= 3, integers in [0, 5]: optimum 3
+    mdl = HighsModel()
+    c0 = mdl.add_cols([1.0, 1.0], 0.0, 5.0, integer=True)
+    r0 = mdl.add_rows(3.0, np.inf, 1)
+    mdl.add_entries([r0, r0], [c0, c0 + 1], 1.0)
+    run = mdl.solve(sense=1, time_limit=10, mip_rel_gap=1e-9)
+    assert run.status == "optimal" and run.objective == pytest.approx(3.0)
+    assert not run.cutoff_hit
+    cut = mdl.solve(sense=1, time_limit=10, cutoff=2.5)  # nothing below 2.5
+    assert cut.infeasible and cut.cutoff_hit and is_infeasible(cut.status)
+    keep = mdl.solve(sense=1, time_limit=10, cutoff=3.5)  # 3 is below 3.5
+    assert keep.status == "optimal" and keep.objective == pytest.approx(3.0)
+    lp = mdl.lp(time_limit=10)
+    assert lp.objective == pytest.approx(3.0) and lp.rc is not None
+    lp.set_bounds(np.array([0]), np.array([2.0]), np.array([2.0]))
+    assert lp.resolve().objective == pytest.approx(3.0)
+    assert lp.x[0] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_integer_cutoff_keeps_ties_one_below(seed: int) -> None:
+    """Integer data: the cutoff U - 1/2 must keep solutions exactly one below U."""
+    rng = np.random.default_rng(seed)
+    c = rng.integers(0, 4, size=(30, 10)).astype(float)  # many ties
+    w = rng.integers(1, 3, 30).astype(float)
+    best = min(
+        float(np.dot(w, c[:, list(s)].min(axis=1))) for s in itertools.combinations(range(10), 3)
+    )
+    for form in ("radius", "assignment"):
+        r = solve_p_median(c, 3, weights=w, formulation=form)
+        assert r.objective == pytest.approx(best) and r.status == "optimal"

@@ -1,7 +1,9 @@
 """Readers for the published location-problem benchmark instances.
 
 Small, dependency-light readers (numpy/scipy in, numpy out) shared by the test
-suite and ``benchmarks/bench_optimize.py``:
+suite (``tests/conftest.py`` puts this folder on ``sys.path``) and
+``benchmarks/bench_optimize.py``. Not part of the schoolplan package: no package
+code depends on it.
 
 * :func:`read_pmed` — OR-Library uncapacitated p-median (Beasley 1990);
 * :func:`read_cap` — OR-Library capacitated warehouse location (Beasley 1988);

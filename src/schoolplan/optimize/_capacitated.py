@@ -1,0 +1,882 @@
+r"""Internal: the capacitated models (capacitated p-median, CFLP), exact on HiGHS.
+
+Assignment formulation on candidate lists with tail variables (see the
+package docs), solved round by round:
+
+1. a start: the capacitated swap search
+   (:func:`schoolplan.optimize._heuristics.capacitated_start`) for the
+   capacitated p-median, the sites the LP uses for the CFLP;
+2. the LP relaxation, then reduction while it shrinks: reduced-cost fixing
+   against the incumbent ``U`` (cutoff ``U - δ``, ``δ = 1`` for integer data)
+   with warm LP re-solves, and for the single-source capacitated p-median a
+   Lagrangian bound (assignment rows relaxed, one 0-1 knapsack per site,
+   subgradient steps from the LP duals) that closes or opens further sites;
+3. HiGHS branch and cut on what is left, with the objective cutoff.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from schoolplan._highs import HighsLP, HighsModel, HighsRun
+from schoolplan.errors import InfeasibleError, OptimizationError
+from schoolplan.optimize._assignment import build_assignment
+from schoolplan.optimize._data import (
+    Common,
+    check_p,
+    cutoff_value,
+    no_solution,
+    prepare,
+    rel_gap,
+    remaining,
+    require_allowed,
+    run_model,
+    status_text,
+    vector,
+)
+from schoolplan.optimize._heuristics import capacitated_start
+from schoolplan.optimize._result import LocationResult, make_result
+
+
+def assignment_models(
+    common: Common,
+    *,
+    model_name: str,
+    w: np.ndarray,
+    p: int | None,
+    demand: np.ndarray | None,
+    capacity: np.ndarray | None,
+    fixed_cost: np.ndarray | None,
+    single_source: bool,
+    k_nearest: int | None,
+    warm_start: np.ndarray | None = None,
+    initial_bound: float = -math.inf,
+) -> LocationResult:
+    """Shared solver of the capacitated p-median and CFLP models (see module docs)."""
+    costs = common.costs
+    n, m = costs.shape
+    n_allowed = require_allowed(costs)
+    openable = ~common.forbidden
+    n_open_max = int(openable.sum())
+    if p is not None:
+        if p > n_open_max:
+            raise InfeasibleError(
+                f"p = {p} but only {n_open_max} facilities may be opened "
+                f"({int(common.forbidden.sum())} are forbidden)"
+            )
+        if int(common.fixed.sum()) > p:
+            raise OptimizationError(
+                f"{int(common.fixed.sum())} facilities are fixed open but p = {p}",
+                rows=list(costs.facility_ids[common.fixed]),
+                fix="raise p or fix fewer facilities open",
+            )
+    capacitated = capacity is not None
+    if capacitated:
+        assert demand is not None
+        check_capacity(common, demand, capacity, p, single_source)
+
+    # Initial candidate-list length.
+    if k_nearest is None:
+        n_target = p if p is not None else _expected_open(demand, capacity, n_open_max)
+        factor = 3.0 if capacitated else 1.5
+        k0 = math.ceil(factor * n_open_max / max(n_target, 1)) + (5 if capacitated else 3)
+        k0 = max(k0, 8)
+        if 2 * k0 >= int(n_allowed.max()) or n * m <= 20_000:
+            k0 = int(n_allowed.max())
+    else:
+        if int(k_nearest) < 1:
+            raise OptimizationError(f"k_nearest must be >= 1, got {k_nearest!r}")
+        k0 = int(k_nearest)
+    kj = np.minimum(n_allowed, k0).astype(np.int64)
+    # integer objective values need integer data and an integral assignment
+    # (split assignments can take any fraction)
+    integral = (single_source or not capacitated) and bool(np.all(np.mod(w, 1) == 0)) and (
+        fixed_cost is None or bool(np.all(np.mod(fixed_cost, 1) == 0))
+    )
+    if integral:
+        data = costs.dense if costs.dense is not None else costs.csr.data  # type: ignore[union-attr]
+        vals = data[np.isfinite(data)]
+        integral = bool(np.all(np.mod(vals, 1) == 0))
+    delta = 1.0 if integral else 0.0
+    lagrange_ok = (
+        capacitated and single_source and p is not None and fixed_cost is None
+        and bool(np.all(np.mod(demand, 1) == 0)) and bool(np.all(np.mod(capacity, 1) == 0))
+        and float(capacity.max(initial=0)) <= 200_000
+    )
+    stats: dict[str, Any] = {}
+    if warm_start is None and capacitated and p is not None:
+        warm_start = _cpmp_start(common, w, int(p), demand, capacity, openable)  # type: ignore[arg-type]
+
+    best_bound = initial_bound
+    iterations = 0
+    warm = warm_start  # y of the previous round (or a heuristic)
+    while True:
+        iterations += 1
+        kmax = int(kj.max())
+        indptr, fac_all, val_all = costs.prefix(kmax + 1)
+        row_len = np.diff(indptr)
+        rows_all = np.repeat(np.arange(n), row_len)
+        pos = np.arange(len(fac_all)) - np.repeat(indptr[:-1], row_len)
+        in_list = pos < kj[rows_all]
+        e_client = rows_all[in_list]
+        e_fac = fac_all[in_list]
+        e_cost = val_all[in_list]
+        tail_sel = pos == kj[rows_all]
+        tail_cost = np.zeros(n)
+        tail_cost[rows_all[tail_sel]] = val_all[tail_sel]
+        tail_clients = np.flatnonzero(kj < n_allowed)
+
+        mdl, cols = build_assignment(
+            n,
+            m,
+            e_client,
+            e_fac,
+            e_cost,
+            tail_clients,
+            tail_cost,
+            w=w,
+            p=p,
+            demand=demand,
+            capacity=capacity,
+            fixed_cost=fixed_cost,
+            single_source=single_source,
+            fixed=common.fixed,
+            forbidden=common.forbidden,
+        )
+        lag = None
+        if lagrange_ok:
+            tails = tail_clients
+            lag = _Lagrange(e_client, e_fac, w[e_client] * e_cost, tails, w[tails] * tail_cost[tails],
+                            demand, capacity, int(p))  # type: ignore[arg-type]
+        run = _solve_round(
+            mdl,
+            common,
+            m=m,
+            warm=warm,
+            incumbent=_Incumbent(
+                n, m, e_client, e_fac, cols, tail_clients, capacitated, single_source, p
+            ),
+            delta=delta,
+            lagrange=lag,
+            stats=stats,
+        )
+        if run.infeasible:
+            raise InfeasibleError(
+                f"the {model_name.replace('_', ' ')} model has no feasible solution "
+                "(capacities, p, fixed/forbidden facilities and allowed pairs conflict)",
+                fix="raise capacities or p, or allow more client-facility pairs",
+            )
+        if math.isfinite(run.bound):
+            best_bound = max(best_bound, run.bound)
+        # every client pays at least its cheapest allowed pair
+        best_bound = max(best_bound, float(np.dot(w, val_all[indptr[:-1]])))
+        if run.x is not None:
+            y = run.x[:m] > 0.5
+            xe = run.x[cols["x"] : cols["x"] + len(e_client)]
+            xt = np.zeros(n)
+            xt[tail_clients] = run.x[cols["t"] : cols["t"] + len(tail_clients)]
+        elif not capacitated and warm is not None:  # stopped early: keep the warm start
+            y, xe, xt = warm.copy(), np.zeros(len(e_client)), np.ones(n)
+        else:
+            raise no_solution(run.status)
+        time_up = remaining(common) <= 0 or run.status != "optimal"
+
+        if not capacitated:
+            near_cost, near_fac = costs.nearest_open(y)
+            # clients whose true cost exceeds what the relaxation charged them
+            short = (xt > 1e-7) & ~(near_cost <= tail_cost * (1 + 1e-12) + 1e-12)
+            feasible = bool(np.isfinite(near_cost).all())
+            ub = float(np.dot(w, np.where(np.isfinite(near_cost), near_cost, 0.0)))
+            if fixed_cost is not None:
+                ub += float(fixed_cost[y].sum())
+            converged = feasible and (not short.any() or rel_gap(ub, best_bound) <= common.mip_rel_gap)
+            if converged or (time_up and feasible):
+                a_client, a_fac, share, unit = np.arange(n), near_fac, np.ones(n), near_cost
+                break
+        else:
+            short = xt > 1e-7
+            converged = not short.any()
+            if converged:
+                a_client, a_fac, share = shares(e_client, e_fac, xe)
+                unit = e_cost[pair_positions(e_client, e_fac, a_client, a_fac)]
+                break
+            if time_up:
+                a_client, a_fac, share, unit = repair(
+                    common, y, demand, capacity, w, single_source
+                )
+                break
+        if time_up:  # uncapacitated and some client has no open allowed facility
+            raise no_solution(run.status)
+        grow = np.flatnonzero(short)
+        kj[grow] = np.minimum(n_allowed[grow], np.maximum(2 * kj[grow], kj[grow] + 8))
+        warm = y
+
+    share = np.where(np.abs(share - 1) < 1e-7, 1.0, share)
+    contrib = share * w[a_client] * unit
+    objective = float(contrib.sum())
+    if fixed_cost is not None:
+        objective += float(fixed_cost[y].sum())
+    best_bound = min(best_bound, objective)
+    gap = rel_gap(objective, best_bound)
+    status = status_text(run.status, gap)
+    if not converged and status in ("optimal", "gap_limit"):
+        status = "time_limit"
+    dem = demand if demand is not None else w
+    common.log.append(f"schoolplan: reduction left {stats.get('n_facilities', m)} of {m} sites; "
+                      f"Lagrangian bound {stats.get('lagrange_bound', float('nan')):.6g}\n")
+    return make_result(
+        common,
+        model_name,
+        objective=objective,
+        y=y,
+        a_client=a_client,
+        a_fac=a_fac,
+        share=share,
+        contrib=contrib,
+        bound=best_bound,
+        gap=gap,
+        status=status,
+        iterations=iterations,
+        run=run,
+        k_nearest=int(kj.max()),
+        demand=dem,
+        formulation="assignment",
+        n_facilities_reduced=stats.get("n_facilities"),
+    )
+
+
+def _cpmp_start(
+    common: Common, w: np.ndarray, p: int, demand: np.ndarray, capacity: np.ndarray,
+    openable: np.ndarray,
+) -> np.ndarray | None:
+    """Sites of a good capacitated p-median solution.
+
+    The uncapacitated p-median optimum (radius formulation with probing:
+    fast), whose sites are usually close to the capacitated optimum and whose
+    best capacitated assignment is a strong incumbent (measured better than
+    the capacitated swap search on the Lorena-Senne instances); the swap
+    search when those sites lack the capacity.
+    """
+    from schoolplan.optimize._pmedian import p_median_exact
+
+    costs = common.costs
+    n, m = costs.shape
+    if n * m > 16_000_000:
+        return None
+    dm = costs.dense
+    if dm is None:
+        dm = np.full((n, m), np.inf)
+        rr = np.repeat(np.arange(n), np.diff(costs.csr.indptr))  # type: ignore[union-attr]
+        dm[rr, costs.csr.indices] = costs.csr.data  # type: ignore[union-attr]
+    sub = replace(common, deadline=time.perf_counter() + min(max(0.15 * remaining(common), 1e-3), 20.0),
+                  log=[])
+    try:
+        free = p_median_exact(sub, w, p, k_nearest=None)
+        y = np.isin(costs.facility_ids, np.asarray(free.open, dtype=object))
+        if float(capacity[y].sum()) >= float(demand.sum()):
+            return y
+    except (InfeasibleError, OptimizationError):
+        pass
+    got = capacitated_start(
+        dm, w, demand, capacity, p, common.fixed, openable,
+        deadline=time.perf_counter() + min(max(0.05 * remaining(common), 0.05), 2.0),
+    )
+    return None if got is None else got[0]
+
+
+@dataclass
+class _Incumbent:
+    """Builds a feasible start of one round's (relaxed) model from open sites."""
+
+    n: int
+    m: int
+    e_client: np.ndarray
+    e_fac: np.ndarray
+    cols: dict[str, int]
+    tail_clients: np.ndarray
+    capacitated: bool
+    single_source: bool
+    p: int | None
+
+    @property
+    def integral_assignment(self) -> bool:
+        """Whether an optimal solution with integral assignment always exists."""
+        return not self.capacitated or self.single_source
+
+    def from_sites(
+        self, mdl: HighsModel, common: Common, y: np.ndarray
+    ) -> tuple[np.ndarray, float] | None:
+        """Full column vector and cost for open sites ``y`` (None if none found)."""
+        d = mdl.arrays()
+        m = self.m
+        if self.capacitated:  # best assignment to these sites: a small MIP
+            lo, hi = d["lo"].copy(), d["hi"].copy()
+            lo[:m] = hi[:m] = y.astype(np.float64)
+            budget = min(max(0.25 * remaining(common), 1e-3), 10.0)
+            run = run_model(
+                common, mdl, budget=budget, sense=1, mip_rel_gap=max(common.mip_rel_gap, 1e-4),
+                lo=lo, hi=hi,
+            )
+            return None if run.x is None else (run.x, float(run.objective))
+        x = np.zeros(mdl.n_col)
+        x[:m] = y
+        oi = np.flatnonzero(y[self.e_fac])
+        cl = self.e_client[oi]
+        first = np.ones(len(oi), dtype=bool)
+        first[1:] = cl[1:] != cl[:-1]
+        x[self.cols["x"] + oi[first]] = 1.0
+        served = np.zeros(self.n, dtype=bool)
+        served[cl[first]] = True
+        slot = np.full(self.n, -1)
+        slot[self.tail_clients] = np.arange(len(self.tail_clients))
+        if (slot[~served] < 0).any():
+            return None
+        x[self.cols["t"] + slot[~served]] = 1.0
+        return x, float(np.dot(d["cost"], x))
+
+    def from_lp(
+        self, mdl: HighsModel, common: Common, x_lp: np.ndarray
+    ) -> tuple[np.ndarray, float] | None:
+        """CFLP: open every site the LP uses (its assignment stays feasible)."""
+        if self.p is not None:
+            return None
+        d = mdl.arrays()
+        y = (x_lp[: self.m] > 1e-9) | (d["lo"][: self.m] > 0.5)
+        if self.single_source:
+            return self.from_sites(mdl, common, y)
+        x = x_lp.copy()
+        x[: self.m] = y
+        return x, float(np.dot(d["cost"], x))
+
+
+def _knapsack_max(profit: np.ndarray, size: np.ndarray, cap: int) -> tuple[float, np.ndarray]:
+    """0-1 knapsack (integer sizes): best profit and the chosen items (dynamic programme)."""
+    k = len(profit)
+    if k == 0 or cap <= 0:
+        return 0.0, np.zeros(k, dtype=bool)
+    dp = np.zeros(cap + 1)
+    take = np.zeros((k, cap + 1), dtype=bool)
+    for t in range(k):
+        d = int(size[t])
+        if d > cap:
+            continue
+        if d == 0:
+            take[t, :] = True
+            dp = dp + profit[t]
+            continue
+        cand = dp[: cap + 1 - d] + profit[t]
+        better = cand > dp[d:]
+        take[t, d:] = better
+        dp[d:] = np.where(better, cand, dp[d:])
+    chosen = np.zeros(k, dtype=bool)
+    c = cap
+    for t in range(k - 1, -1, -1):
+        if take[t, c]:
+            chosen[t] = True
+            c -= int(size[t])
+    return float(dp[cap]), chosen
+
+
+@dataclass
+class _Lagrange:
+    r"""Data of the Lagrangian relaxation of the assignment rows (single-source CPMP).
+
+    .. math::
+
+        L(\lambda) = \sum_j \lambda_j + \sum_{j \in T} \min(0, w_j t_j - \lambda_j)
+        + \min_{y:\ \sum_i y_i = p} \sum_i y_i \,\min_{x \in K_i}
+          \sum_j (w_j c_{ji} - \lambda_j) x_{ji},
+
+    with :math:`K_i` the 0-1 knapsack :math:`\sum_j d_j x_{ji} \le Q_i`; its
+    maximum over :math:`\lambda` is Lorena & Senne's column-generation bound.
+    """
+
+    e_client: np.ndarray
+    e_fac: np.ndarray
+    e_wcost: np.ndarray  # w_j c_ji of each list entry
+    tail_clients: np.ndarray
+    tail_wcost: np.ndarray
+    demand: np.ndarray
+    capacity: np.ndarray
+    p: int
+
+    def evaluate(
+        self, lam: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray, x_ok: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """``L(lambda)``, facility values ``v``, chosen sites and the subgradient."""
+        m, n = len(self.capacity), len(lam)
+        red = self.e_wcost - lam[self.e_client]
+        neg = (red < 0) & x_ok
+        v = np.zeros(m)
+        picks: list[np.ndarray] = [np.zeros(0, np.int64)] * m
+        order = np.flatnonzero(neg)
+        fac = self.e_fac[order]
+        srt = np.argsort(fac, kind="stable")
+        order, fac = order[srt], fac[srt]
+        bounds = np.searchsorted(fac, np.arange(m + 1))
+        for i in np.flatnonzero(y_hi > 0.5):
+            items = order[bounds[i] : bounds[i + 1]]
+            if len(items) == 0:
+                continue
+            best, chosen = _knapsack_max(-red[items], self.demand[self.e_client[items]], int(self.capacity[i]))
+            v[i] = -best
+            picks[i] = items[chosen]
+        free = np.flatnonzero((y_hi > 0.5) & (y_lo < 0.5))
+        forced = np.flatnonzero(y_lo > 0.5)
+        k = self.p - len(forced)
+        sel = free[np.argsort(v[free], kind="stable")[:k]] if k > 0 else free[:0]
+        y = np.zeros(m, dtype=bool)
+        y[forced] = True
+        y[sel] = True
+        tail_red = self.tail_wcost - lam[self.tail_clients]
+        value = float(lam.sum() + np.minimum(tail_red, 0).sum() + v[y].sum())
+        g = np.ones(n)
+        for i in np.flatnonzero(y):
+            np.subtract.at(g, self.e_client[picks[i]], 1.0)
+        g[self.tail_clients[tail_red < 0]] -= 1.0
+        return value, v, y, g
+
+
+def _lagrange_fix(
+    lag: _Lagrange, lam: np.ndarray, lp: HighsLP, m: int, x0: int, upper: float, delta: float,
+    deadline: float,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Subgradient from the LP duals; returns the best bound and facilities to close/open."""
+    y_lo, y_hi = lp.lo[:m], lp.hi[:m]
+    x_ok = lp.hi[x0 : x0 + len(lag.e_client)] > 0.5
+    best, best_lam = -math.inf, lam.copy()
+    theta, stall = 1.0, 0
+    for _ in range(200):
+        value, v, y, g = lag.evaluate(lam, y_lo, y_hi, x_ok)
+        if value > best + 1e-9 * max(1.0, abs(value)):
+            best, best_lam, stall = value, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= 5:
+                theta, stall = theta / 2, 0
+        norm = float(np.dot(g, g))
+        if norm == 0 or theta < 1e-4 or best > upper - delta or time.perf_counter() > deadline:
+            break
+        lam = lam + theta * max(upper - value, 1e-9 * abs(upper)) / norm * g
+    value, v, y, _ = lag.evaluate(best_lam, y_lo, y_hi, x_ok)
+    free = (y_hi > 0.5) & (y_lo < 0.5)
+    chosen_free = np.flatnonzero(y & free)
+    other_free = np.flatnonzero(~y & free)
+    close = np.zeros(m, dtype=bool)
+    opened = np.zeros(m, dtype=bool)
+    limit = upper - delta + 1e-9 * max(1.0, abs(upper))
+    if len(other_free):
+        worst_in = float(v[chosen_free].max()) if len(chosen_free) else math.inf
+        close[other_free] = value + v[other_free] - worst_in > limit
+    if len(chosen_free):
+        best_out = float(v[other_free].min()) if len(other_free) else math.inf
+        opened[chosen_free] = value - v[chosen_free] + best_out > limit
+    return value, close, opened
+
+
+def _solve_round(
+    mdl: HighsModel,
+    common: Common,
+    *,
+    m: int,
+    warm: np.ndarray | None,
+    incumbent: _Incumbent,
+    delta: float,
+    lagrange: _Lagrange | None = None,
+    stats: dict[str, Any] | None = None,
+) -> HighsRun:
+    """Solve one round's model: LP, incumbent, reduction while it shrinks, MIP.
+
+    With an LP optimum of value ``L`` (reduced costs ``r``) and a feasible
+    solution of value ``U``, a column at its lower (upper) bound with
+    ``r > U - δ - L`` (``r < -(U - δ - L)``) takes that bound in every solution
+    of value ``<= U - δ``. Columns are fixed and the LP re-solved warm while
+    that fixes more; a Lagrangian bound (single-source capacitated p-median)
+    closes or opens further sites. HiGHS then solves what is left with the
+    objective cutoff ``U - δ``: no solution below it proves the incumbent.
+    """
+    lp = mdl.lp(time_limit=remaining(common), threads=common.threads, log=common.log)
+    if lp.status == "infeasible":
+        return HighsRun("infeasible", None, math.nan, math.nan, mdl.n_col, mdl.n_row)
+    inc = None
+    if lp.x is not None:
+        if warm is not None:
+            inc = incumbent.from_sites(mdl, common, warm)
+        lp_inc = incumbent.from_lp(mdl, common, lp.x)
+        if lp_inc is not None and (inc is None or lp_inc[1] < inc[1]):
+            inc = lp_inc
+    if lp.x is None or lp.rc is None or inc is None:
+        start = None if warm is None else (np.arange(m), warm.astype(np.float64))
+        run = run_model(common, mdl, sense=1, start=start)
+        if lp.x is not None and math.isfinite(lp.objective):
+            run.bound = max(run.bound, lp.objective) if math.isfinite(run.bound) else lp.objective
+        return run
+    x_inc, upper = inc
+    d = mdl.arrays()
+    fix = (d["int"] > 0) | incumbent.integral_assignment
+    tol = 1e-9 * max(1.0, abs(upper))
+    lower = lp.objective
+    tried_lagrange = lagrange is None
+    while True:
+        lower = max(lower, lp.objective)
+        slack = upper - delta - lp.objective
+        if slack < -tol or upper - lower <= max(common.mip_rel_gap * abs(upper), tol):
+            return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
+        thr = slack + tol
+        free = lp.hi > lp.lo
+        at_lo = np.flatnonzero(free & fix & (lp.x <= lp.lo + 1e-9) & (lp.rc > thr))
+        at_hi = np.flatnonzero(free & fix & (lp.x >= lp.hi - 1e-9) & (lp.rc < -thr))
+        if len(at_lo) + len(at_hi) == 0 and not tried_lagrange and remaining(common) > 0:
+            tried_lagrange = True
+            assert lagrange is not None and lp.row_dual is not None
+            lam = lp.row_dual[:len(lagrange.demand)].copy()
+            budget = min(0.05 * remaining(common), 2.0)
+            bound, close, opened = _lagrange_fix(
+                lagrange, lam, lp, m, incumbent.cols["x"], upper, delta, time.perf_counter() + budget
+            )
+            lower = max(lower, bound)
+            if stats is not None:
+                stats["lagrange_bound"] = bound
+            if bound > upper - delta + tol:
+                return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
+            at_lo = np.flatnonzero(close)
+            at_hi = np.flatnonzero(opened)
+        if len(at_lo) + len(at_hi) == 0:
+            break
+        lp.set_bounds(at_lo, lp.lo[at_lo], lp.lo[at_lo])
+        lp.set_bounds(at_hi, lp.hi[at_hi], lp.hi[at_hi])
+        lp.resolve(time_limit=remaining(common))
+        if lp.status == "infeasible":
+            return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
+        if lp.x is None:
+            break
+    lo, hi = lp.lo.copy(), lp.hi.copy()
+    if lp.x is not None and lp.rc is not None:
+        # split assignments only get tighter bounds: |x - bound| <= slack / |r|
+        slack = max(upper - delta - lp.objective, 0.0) + tol
+        with np.errstate(divide="ignore"):
+            reach = slack / np.abs(lp.rc) * (1 + 1e-6) + 1e-9
+        k = ~fix & (lp.x <= lo + 1e-9) & (lp.rc > slack)
+        hi[k] = np.minimum(hi[k], lo[k] + reach[k])
+        k = ~fix & (lp.x >= hi - 1e-9) & (lp.rc < -slack)
+        lo[k] = np.maximum(lo[k], hi[k] - reach[k])
+    if stats is not None:
+        stats["n_facilities"] = int((hi[:m] > 0.5).sum())
+    inside = bool(np.all(x_inc >= lo - 1e-9) & np.all(x_inc <= hi + 1e-9))
+    if inside:
+        # HiGHS' improvement heuristics (RINS, ...) work from the incumbent
+        run = run_model(common, mdl, sense=1, lo=lo, hi=hi, start=(np.arange(mdl.n_col), x_inc))
+    else:
+        run = run_model(common, mdl, sense=1, lo=lo, hi=hi, cutoff=cutoff_value(upper, delta))
+    if run.infeasible:  # nothing below the cutoff: the incumbent is optimal
+        return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row, log=run.log)
+    if run.x is None or not run.objective < upper:
+        run.x, run.objective = x_inc, upper
+    bound = min(upper, run.bound) if math.isfinite(run.bound) else lower
+    run.bound = max(lower, bound)
+    return run
+
+
+def _expected_open(demand: np.ndarray | None, capacity: np.ndarray | None, n_open: int) -> int:
+    """Rough number of open sites of a CFLP, to size the candidate lists."""
+    if demand is None or capacity is None:
+        return max(1, n_open // 4)
+    cap = float(np.median(capacity[capacity > 0])) if (capacity > 0).any() else 1.0
+    return int(min(n_open, max(1, math.ceil(1.5 * demand.sum() / max(cap, 1e-12)))))
+
+
+def check_capacity(
+    common: Common,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    p: int | None,
+    single_source: bool,
+) -> None:
+    costs = common.costs
+    openable = ~common.forbidden
+    total = float(demand.sum())
+    cap_all = float(capacity[openable].sum())
+    if total > cap_all * (1 + 1e-12):
+        raise InfeasibleError(
+            f"total demand {total:g} exceeds total capacity {cap_all:g} of the facilities "
+            "that may be opened",
+            fix="add capacity or candidate facilities, or reduce demand",
+        )
+    if p is not None:
+        fixed_cap = float(capacity[common.fixed].sum())
+        rest = np.sort(capacity[openable & ~common.fixed])[::-1]
+        best = fixed_cap + float(rest[: p - int(common.fixed.sum())].sum())
+        if total > best * (1 + 1e-12):
+            raise InfeasibleError(
+                f"total demand {total:g} exceeds {best:g}, the most capacity any {p} "
+                "facilities (including the fixed-open ones) can offer",
+                fix="raise p or capacities",
+            )
+    if single_source:
+        indptr, fac, _ = costs.prefix(costs.shape[1])
+        rows = np.repeat(np.arange(costs.shape[0]), np.diff(indptr))
+        best_cap = np.zeros(costs.shape[0])
+        np.maximum.at(best_cap, rows, capacity[fac])
+        too_big = demand > best_cap * (1 + 1e-12)
+        if too_big.any():
+            raise InfeasibleError(
+                "with single-source assignment some clients' demand exceeds the capacity of "
+                "every facility they may use",
+                rows=list(costs.client_ids[too_big]),
+                fix="allow splitting (single_source=False) or raise capacities",
+            )
+
+
+def shares(
+    e_client: np.ndarray, e_fac: np.ndarray, xe: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positive assignment values, renormalised per client."""
+    keep = xe > 1e-9
+    c, f, s = e_client[keep], e_fac[keep], xe[keep]
+    tot = np.bincount(c, weights=s, minlength=int(e_client.max()) + 1 if len(e_client) else 0)
+    s = s / tot[c]
+    order = np.lexsort((f, c))
+    return c[order], f[order], s[order]
+
+
+def pair_positions(
+    e_client: np.ndarray, e_fac: np.ndarray, c: np.ndarray, f: np.ndarray
+) -> np.ndarray:
+    m = int(max(e_fac.max(), f.max())) + 1
+    keys = e_client.astype(np.int64) * m + e_fac
+    order = np.argsort(keys, kind="stable")
+    return order[np.searchsorted(keys[order], c.astype(np.int64) * m + f)]
+
+
+def repair(
+    common: Common,
+    y: np.ndarray,
+    demand: np.ndarray | None,
+    capacity: np.ndarray | None,
+    w: np.ndarray,
+    single_source: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Best assignment to the open facilities ``y`` over all allowed pairs."""
+    assert demand is not None and capacity is not None
+    costs = common.costs
+    n, m = costs.shape
+    indptr, fac, val = costs.prefix(m)
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    keep = y[fac]
+    c, f, v = rows[keep], fac[keep], val[keep]
+    if len(np.unique(c)) < n:
+        raise OptimizationError(
+            "time limit reached before a feasible assignment was found",
+            fix="raise time_limit",
+        )
+    mdl = HighsModel()
+    cx = mdl.add_cols(w[c] * v, 0.0, 1.0, integer=single_source)
+    ra = mdl.add_rows(1.0, 1.0, n)
+    mdl.add_entries(ra + c, cx + np.arange(len(c)), 1.0)
+    rc = mdl.add_rows(-np.inf, capacity, m)
+    mdl.add_entries(rc + f, cx + np.arange(len(c)), demand[c])
+    run = mdl.solve(
+        sense=1, time_limit=max(remaining(common), 1.0), mip_rel_gap=common.mip_rel_gap,
+        threads=common.threads,
+    )
+    common.log.append(run.log)  # type: ignore[union-attr]
+    if run.x is None:
+        raise OptimizationError(
+            "time limit reached before a feasible assignment was found",
+            fix="raise time_limit",
+        )
+    a_c, a_f, s = shares(c, f, run.x)
+    unit = v[pair_positions(c, f, a_c, a_f)]
+    return a_c, a_f, s, unit
+def solve_capacitated_p_median(
+    cost: Any,
+    p: int,
+    demand: Any,
+    capacity: Any,
+    *,
+    single_source: bool = True,
+    weights: Any = None,
+    fixed_open: Iterable[Any] = (),
+    forbidden: Iterable[Any] = (),
+    max_cost: Any = None,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+    threads: int | None = None,
+    k_nearest: int | None = None,
+    client_ids: Iterable[Any] | None = None,
+    facility_ids: Iterable[Any] | None = None,
+) -> LocationResult:
+    r"""Capacitated p-median: open exactly ``p`` facilities with capacities.
+
+    .. math::
+
+        \min \sum_{j}\sum_{i \in A_j} w_j c_{ji} x_{ji}
+        \quad\text{s.t.}\quad
+        \sum_{i \in A_j} x_{ji} = 1,\qquad
+        \sum_{j} d_j x_{ji} \le Q_i y_i,\qquad
+        x_{ji} \le y_i,\qquad
+        \sum_i y_i = p,
+
+        \sum_i Q_i y_i \ge \sum_j d_j,\quad
+        y_i \in \{0,1\},\quad
+        x_{ji} \in \{0,1\}\ \text{(single source) or } [0,1],
+
+    with fixed-open / forbidden facilities as bounds on :math:`y`. A client's
+    cost ``c_ji`` is for its whole demand ``d_j`` (a share pays that fraction).
+
+    Parameters
+    ----------
+    cost
+        Client x facility cost, as for :func:`solve_p_median`.
+    p
+        Number of facilities to open.
+    demand
+        Per-client demand ``d_j`` (e.g. pupils), ``>= 0``.
+    capacity
+        Per-facility capacity ``Q_i`` in demand units (e.g. seats), ``>= 0``.
+    single_source
+        Each client served by exactly one facility (default) or split.
+    weights
+        Per-client objective multiplier (default 1; pass ``demand`` for
+        demand-weighted travel).
+    fixed_open, forbidden, max_cost, time_limit, mip_rel_gap, threads, k_nearest, client_ids, facility_ids
+        As for :func:`solve_p_median`.
+
+    Returns
+    -------
+    LocationResult
+        ``load`` is the demand served per open facility; ``share`` is fractional
+        when ``single_source=False``.
+
+    Raises
+    ------
+    OptimizationError
+        Malformed input.
+    InfeasibleError
+        Total demand above the capacity of the ``p`` largest sites, a client
+        whose demand fits no allowed facility (single source), a client without
+        allowed facility, or an infeasible combination found by the solver.
+    """
+    common = prepare(
+        cost,
+        fixed_open=fixed_open,
+        forbidden=forbidden,
+        max_cost=max_cost,
+        time_limit=time_limit,
+        mip_rel_gap=mip_rel_gap,
+        threads=threads,
+        client_ids=client_ids,
+        facility_ids=facility_ids,
+    )
+    _, m = common.costs.shape
+    p = check_p(p, m)
+    d = vector("demand", demand, common.costs.client_ids)
+    q = vector("capacity", capacity, common.costs.facility_ids)
+    w = vector("weights", weights, common.costs.client_ids, default=1.0)
+    return assignment_models(
+        common,
+        model_name="capacitated_p_median",
+        w=w,
+        p=p,
+        demand=d,
+        capacity=q,
+        fixed_cost=None,
+        single_source=bool(single_source),
+        k_nearest=k_nearest,
+    )
+
+
+def solve_cflp(
+    cost: Any,
+    fixed_cost: Any,
+    demand: Any,
+    capacity: Any,
+    *,
+    single_source: bool = False,
+    weights: Any = None,
+    fixed_open: Iterable[Any] = (),
+    forbidden: Iterable[Any] = (),
+    max_cost: Any = None,
+    time_limit: float | None = None,
+    mip_rel_gap: float | None = None,
+    threads: int | None = None,
+    k_nearest: int | None = None,
+    client_ids: Iterable[Any] | None = None,
+    facility_ids: Iterable[Any] | None = None,
+) -> LocationResult:
+    r"""Capacitated facility location with opening costs (any number open).
+
+    .. math::
+
+        \min \sum_i f_i y_i + \sum_{j}\sum_{i \in A_j} w_j c_{ji} x_{ji}
+        \quad\text{s.t.}\quad
+        \sum_{i \in A_j} x_{ji} = 1,\qquad
+        \sum_{j} d_j x_{ji} \le Q_i y_i,\qquad
+        x_{ji} \le y_i,
+
+        \sum_i Q_i y_i \ge \sum_j d_j,\quad
+        y_i \in \{0,1\},\quad
+        x_{ji} \in [0,1]\ \text{(default) or } \{0,1\}\ \text{(single source)}.
+
+    Parameters
+    ----------
+    cost
+        Client x facility cost of serving the client's whole demand.
+    fixed_cost
+        Per-facility opening cost ``f_i`` (same money/time unit as ``cost``).
+        Fixed-open facilities pay it too.
+    demand
+        Per-client demand ``d_j``.
+    capacity
+        Per-facility capacity ``Q_i`` (use a large number for uncapacitated).
+    single_source
+        Force each client to one facility (default: splitting allowed, as in
+        the OR-Library capacitated warehouse location instances).
+    weights, fixed_open, forbidden, max_cost, time_limit, mip_rel_gap, threads, k_nearest, client_ids, facility_ids
+        As for :func:`solve_p_median`.
+
+    Returns
+    -------
+    LocationResult
+        ``objective`` includes the opening costs.
+
+    Raises
+    ------
+    OptimizationError
+        Malformed input.
+    InfeasibleError
+        Total demand above total capacity, a client without an allowed
+        facility, or an infeasible combination found by the solver.
+    """
+    common = prepare(
+        cost,
+        fixed_open=fixed_open,
+        forbidden=forbidden,
+        max_cost=max_cost,
+        time_limit=time_limit,
+        mip_rel_gap=mip_rel_gap,
+        threads=threads,
+        client_ids=client_ids,
+        facility_ids=facility_ids,
+    )
+    f = vector("fixed_cost", fixed_cost, common.costs.facility_ids)
+    d = vector("demand", demand, common.costs.client_ids)
+    q = vector("capacity", capacity, common.costs.facility_ids)
+    w = vector("weights", weights, common.costs.client_ids, default=1.0)
+    return assignment_models(
+        common,
+        model_name="cflp",
+        w=w,
+        p=None,
+        demand=d,
+        capacity=q,
+        fixed_cost=f,
+        single_source=bool(single_source),
+        k_nearest=k_nearest,
+    )
