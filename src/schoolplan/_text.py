@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["Mojibake", "detect_encoding", "explain_mojibake", "lost_characters", "to_halfwidth"]
+__all__ = ["Mojibake", "detect_encoding", "explain_mojibake", "lost_characters", "parse_year", "to_halfwidth"]
 
 #: Byte-order marks and their codecs, longest first.
 _BOMS = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xef\xbb\xbf", "utf-8-sig"),
@@ -139,8 +139,8 @@ class Mojibake:
         return self.read_as in {"Latin-1", "Windows-1252"}
 
     def describe(self) -> str:
-        """``"UTF-8 read as Latin-1, e.g. 'åŸŽ…' is probably '城…'"``."""
-        return (f"{self.encoding} text read as {self.read_as}, e.g. '{self.example[:24]}' is probably "
+        """``"it looks like UTF-8 read as Latin-1, e.g. 'åŸŽ…' is probably '城…'"``."""
+        return (f"it looks like {self.encoding} read as {self.read_as}, e.g. '{self.example[:24]}' is probably "
                 f"'{self.repaired[:24]}'")
 
 
@@ -185,3 +185,17 @@ def explain_mojibake(text: str) -> Mojibake | None:
 def lost_characters(text: str) -> bool:
     """True when ``text`` holds replacement characters (``�``, ``锟斤拷``): characters already lost."""
     return bool(_LOST.search(text))
+
+
+def parse_year(value: object) -> int | None:
+    """A year as people write it: ``2024``, ``"2024"``, ``"2024年"``, ``"２０２４年度"`` → 2024; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if not isinstance(value, str):
+        return None
+    m = re.fullmatch(r"(\d{4})\s*(?:年度|年|)", to_halfwidth(value))
+    return int(m.group(1)) if m else None

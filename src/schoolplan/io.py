@@ -144,9 +144,8 @@ def _check_mojibake(df: pd.DataFrame, *, file: str, layer: str | None = None) ->
                 fix="re-export the file as UTF-8, or pass the encoding it was saved in (GBK files: "
                 "encoding='gb18030')")
         warn_data(
-            f"{Path(file).name}: text in column '{col}' looks garbled: {first.describe()}"
-            + (" (UTF-8 read as GBK: the file was probably opened and saved again in a GBK program)"
-               if first.read_as == "GBK" else ""),
+            f"{Path(file).name}: text in column '{col}' looks garbled (mojibake): {first.describe()}"
+            + (" (the file was probably opened and saved again in a GBK program)" if first.read_as == "GBK" else ""),
             file=file, layer=layer, column=str(col), rows=rows, check="mojibake",
             fix="re-export the file as UTF-8 from the original", stacklevel=3)
 
