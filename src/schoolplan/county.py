@@ -65,7 +65,7 @@ from schoolplan.schema import (
     STAGE_GRADES,
 )
 
-__all__ = ["COORDS", "County", "county_summary", "load_county"]
+__all__ = ["COORDS", "County", "county_options", "county_summary", "load_county"]
 
 #: Layers of a county folder, in loading order.
 LAYER_NAMES = ("schools", "villages", "townships", "zones", "sites", "developments", "births", "enrolment")
@@ -120,7 +120,9 @@ class County:
         :func:`schoolplan.errors.data_quality_frame`).
     options
         The loading options used (``coords``, ``crs``, ``base_year``), after
-        ``county.toml`` and the caller's overrides.
+        ``county.toml`` and the caller's overrides, and ``layers``: per layer its
+        ``file``, GeoPackage ``layer``, ``sheet``, whether it was a longitude/latitude
+        table (``lonlat_table``) and the ``coords`` it was read with.
     """
 
     name: str
@@ -874,6 +876,35 @@ def _check_road_layer(roads: Path | None, meta_layer: str | None = None) -> None
 
 
 # --------------------------------------------------------------------------- loading
+def county_options(*, coords: str | None = None, crs: Any = None, base_year: int | str | None = None) -> dict[str, Any]:
+    """Check and normalise loading options given by a caller (command line, scenario, API).
+
+    Parameters
+    ----------
+    coords, crs, base_year
+        As for :func:`load_county`; None leaves the choice to ``county.toml`` or the default.
+
+    Returns
+    -------
+    dict
+        ``coords`` (``wgs84``/``cgcs2000``/``gcj02``/``bd09`` or None), ``crs`` (text or None),
+        ``base_year`` (int or None).
+
+    Raises
+    ------
+    CrsError, ConfigError
+        An unknown coordinate system, a CRS that is not projected, a year that is not one.
+    """
+    out: dict[str, Any] = {"coords": None, "crs": None, "base_year": None}
+    if coords is not None:
+        out["coords"] = _coords_name(coords, where="coords")
+    if crs is not None:
+        out["crs"] = _choose_crs({}, crs).to_string()
+    if base_year is not None:
+        out["base_year"] = _year(base_year, key="base_year", file=None)
+    return out
+
+
 def load_county(
     path: str | Path,
     *,
@@ -953,7 +984,12 @@ def _load(p: Path, *, coords: str | None, crs: Any, base_year: int | str | None,
                  fix="clip the layers to the county (a province-wide file is too big for this machine), "
                  "drop columns you do not need, or use a machine with more memory")
     files = {name: str(src.file) for name, src in srcs.items()}
-    frames = {name: _validate(name, _read(name, src, coords, notes), src) for name, src in srcs.items()}
+    raw = {name: _read(name, src, coords, notes) for name, src in srcs.items()}
+    provenance = {name: {"file": str(src.file), "layer": src.layer, "sheet": df.attrs.get("sheet"),
+                         "lonlat_table": src.file.suffix.lower() in TABLE_SUFFIXES and isinstance(df, gpd.GeoDataFrame),
+                         "coords": src.coords or coords}
+                  for (name, src), df in zip(srcs.items(), raw.values(), strict=True)}
+    frames = {name: _validate(name, raw[name], src) for name, src in srcs.items()}
     geo = {n: f for n, f in frames.items() if isinstance(f, gpd.GeoDataFrame)}
     work_crs = _choose_crs(geo, crs if crs is not None else meta.get("crs"))
     out: dict[str, Any] = {}
@@ -1023,7 +1059,7 @@ def _load(p: Path, *, coords: str | None, crs: Any, base_year: int | str | None,
         base_year=int(year),
         source=p,
         meta=meta,
-        options={"coords": coords, "crs": work_crs.to_string(), "base_year": int(year)},
+        options={"coords": coords, "crs": work_crs.to_string(), "base_year": int(year), "layers": provenance},
     )
 
 
