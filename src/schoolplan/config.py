@@ -138,7 +138,7 @@ class Scenario(_Strict):
     def _costs_known_and_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
         bad = [k for k, x in v.items() if not math.isfinite(x) or x < 0]
         if bad:
-            raise ValueError(f"costs must be finite numbers ≥ 0 (万元): {', '.join(bad)}")
+            raise ValueError(f"costs must be ≥ 0 and finite (万元): {', '.join(bad)}")
         allowed = cost_keys()
         unknown = [k for k in v if k not in allowed]
         if unknown:

@@ -292,24 +292,27 @@ def detect_offset(
     points to the nearest road, each capped at ``cap_m`` so that remote points do not
     dominate.
 
-    Several signals must agree before a layer is called offset, which keeps the test
+    Three signals must agree before a layer is called offset, which keeps the test
     honest where roads are dense (a county seat's grid, where any shift lands near
     some road) or sparse (a government layer without 村道):
 
     1. the best repair scores at least 10 % (and 5 m) better than the points as given;
-    2. it beats every *control* clearly: shifts of the same length in the directions
-       (every 10°) at least 40° from every candidate measure how close random positions
-       that far away come to these roads; a real offset fits better than all of them,
-       and its distance below their median is at least 1.5 × the spread between their
-       median and their lowest;
+    2. it beats the *controls* by a clear margin: shifts of the same length in the
+       directions (every 10°) at least 40° from every candidate measure how close
+       random positions that far away come to these roads; the repair must score at
+       most 0.7 × their 10 % quantile (a low quantile, not the minimum: a shift along a
+       straight road keeps points near it, so a few controls always fit well);
     3. it brings at least 60 % of the points closer to a road (a paired test, robust to
-       a few outliers);
-    4. the points' nearest-road directions lean towards the repair: the mean projection
-       of the vectors from each point to its nearest road on the repair direction is
-       positive.
+       a few outliers).
 
-    The layer is ``"wgs84"`` when the points as given beat every candidate and every
-    control, and ``"unknown"`` otherwise.
+    The layer is ``"wgs84"`` when the points as given beat every candidate and 90 % of
+    the controls, and ``"unknown"`` otherwise (e.g. roads too sparse to tell).
+
+    Measured on the demo county moved into China (63 schools, 124 villages, its OSM
+    roads): every GCJ-02, BD-09 and converted-twice layer is found, also the 32
+    county-seat schools alone and with 50 m of noise added; no false verdict in 240
+    sets of random points and 120 noisy WGS-84 subsets, on all roads and on 国道–县道
+    only (where most offsets are then ``"unknown"``).
 
     Parameters
     ----------
@@ -360,19 +363,17 @@ def detect_offset(
     local = shapely.transform(geoms, lambda xy: np.column_stack(_local_metres(xy[:, 0], xy[:, 1], lon0, lat0)))
     tree = shapely.STRtree(local)
 
-    def nearest(px: Arr, py: Arr) -> tuple[Arr, Arr, Arr]:
-        pts = shapely.points(px, py)
-        idx, d = tree.query_nearest(pts, return_distance=True, all_matches=False)
-        order = np.argsort(idx[0], kind="stable")
-        near = shapely.shortest_line(pts[idx[0][order]], local[idx[1][order]])
-        ends = shapely.get_coordinates(shapely.get_point(near, 1))
-        return d[order], ends[:, 0] - px, ends[:, 1] - py
+    def nearest(px: Arr, py: Arr) -> Arr:
+        idx, d = tree.query_nearest(shapely.points(px, py), return_distance=True, all_matches=False)
+        out = np.empty(len(px))
+        out[idx[0]] = d
+        return out
 
     px, py = _local_metres(x, y, lon0, lat0)
     cand = {"wgs84": (px, py)}
     for kind, f in _REPAIRS.items():
         cand[kind] = _local_metres(*f(x, y), lon0, lat0)
-    dist = {k: nearest(*v)[0] for k, v in cand.items()}
+    dist = {k: nearest(*v) for k, v in cand.items()}
     near = np.min(np.vstack(list(dist.values())), axis=0) <= max_road_m
     if near.sum() < min_points:
         return None
@@ -386,25 +387,20 @@ def detect_offset(
             a = math.radians(10 * step + 5)
             if min(abs((a - b + math.pi) % (2 * math.pi) - math.pi) for b in dirs) < math.radians(40):
                 continue
-            d = nearest(px + length * math.cos(a), py + length * math.sin(a))[0]
+            d = nearest(px + length * math.cos(a), py + length * math.sin(a))
             controls.append(float(np.mean(np.minimum(d[near], cap_m))))
-    floor = min(controls) if controls else math.inf
+    # a low quantile, not the minimum: a shift along a straight road (a grid street, an arm of a
+    # crossing) keeps points near that road, so a few controls always fit well
+    floor = float(np.quantile(controls, 0.1)) if controls else math.inf
     best = min(score, key=score.__getitem__)
-    _, snap_x, snap_y = nearest(px, py)
     kind = "unknown"
     if best == "wgs84":
         if score["wgs84"] < floor:
             kind = "wgs84"
     else:
-        vx, vy = vec[best]
-        unit = math.hypot(vx, vy) or 1.0
-        lean = float(np.mean((snap_x[near] * vx + snap_y[near] * vy) / unit))
-        closer_best = float(np.mean(dist[best][near] < dist["wgs84"][near]))
         gain = score["wgs84"] - score[best]
-        mid = float(np.median(controls)) if controls else math.inf
-        clear = mid - score[best] >= 1.5 * (mid - floor)  # well below the controls, not just below the lowest
-        if gain >= max(5.0, 0.1 * score["wgs84"]) and score[best] < floor and clear and closer_best >= 0.6 \
-                and lean > 0:
+        closer_best = float(np.mean(dist[best][near] < dist["wgs84"][near]))
+        if gain >= max(5.0, 0.1 * score["wgs84"]) and score[best] <= 0.7 * floor and closer_best >= 0.6:
             kind = best
     shown = kind if kind in _REPAIRS else "gcj02"
     sx, sy = cand[shown]

@@ -734,14 +734,14 @@ def _free_bytes(folder: Path) -> int | None:
 def disk_full(exc: BaseException, folder: str | Path) -> bool:
     """Whether ``exc`` (from any writer: OS, GDAL, SQLite, zip) came from a full disk or quota.
 
-    True for ``OSError`` with ``errno`` ENOSPC/EDQUOT, for messages that say so ("No space
-    left on device", "database or disk is full"), and for any error while the disk
-    holding ``folder`` has less than 1 MB free.
+    True for ``OSError`` with ``errno`` ENOSPC/EDQUOT, for the messages the C libraries
+    use ("No space left on device", SQLite's "database or disk is full", "Disk quota
+    exceeded"), and for any error while the disk holding ``folder`` has less than 1 MB free.
     """
     if isinstance(exc, OSError) and exc.errno in _FULL:
         return True
     text = str(exc).lower()
-    if "no space left" in text or "disk is full" in text or "disk full" in text or "quota exceeded" in text:
+    if "no space left on device" in text or "database or disk is full" in text or "disk quota exceeded" in text:
         return True
     free = _free_bytes(Path(folder))
     return free is not None and free < 2**20

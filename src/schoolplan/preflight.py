@@ -94,18 +94,27 @@ def check_offsets(county: Any, graph: Any) -> pd.DataFrame:
     roads = edges.geometry if edges.crs is not None else edges.geometry.set_crs(graph.crs)
     to_ll = Transformer.from_crs(county.crs, 4326, always_xy=True)
     layers = (getattr(county, "options", {}) or {}).get("layers", {})
+    points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name in OFFSET_LAYERS:
         gdf = getattr(county, name, None)
         if gdf is None or not len(gdf):
             continue
         geom = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty].representative_point()
         lon, lat = to_ll.transform(geom.x.to_numpy(), geom.y.to_numpy())
-        if not _coords.in_china(lon, lat).any():
-            continue
-        res = _coords.detect_offset(np.asarray(lon), np.asarray(lat), roads)
+        if _coords.in_china(lon, lat).any():
+            points[name] = (np.asarray(lon), np.asarray(lat))
+    verdicts = {name: _coords.detect_offset(*xy, roads) for name, xy in points.items()}
+    small = [n for n in ("schools", "villages") if n in points and (verdicts[n] is None or verdicts[n].n_points < 20)]
+    if len(small) and not any(v is not None and v.offset for v in verdicts.values()) and \
+            {"schools", "villages"} <= set(points):  # too few of one kind: judge schools and villages together
+        both = tuple(np.concatenate([points["schools"][i], points["villages"][i]]) for i in (0, 1))
+        joint = _coords.detect_offset(*both, roads)
+        if joint is not None and joint.offset:
+            verdicts = {"schools and villages": joint}
+    for name, res in verdicts.items():
         if res is None or not res.offset:
             continue
-        how = layers.get(name, {})
+        how = layers.get(name, layers.get("schools", {}) if name == "schools and villages" else {})
         fix = _offset_fix(res.kind, name, how)
         msg = (f"{name} look like {_coords.OFFSET_KINDS[res.kind]}: converting them would move them about "
                f"{res.median_shift_m:.0f} m and bring them from {res.median_before_m:.0f} m to "
