@@ -35,8 +35,10 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+import shapely
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from openpyxl.utils.exceptions import IllegalCharacterError
 from pyproj import CRS
 from shapely.geometry import Point, box
 
@@ -1709,11 +1711,11 @@ def _(ctx: Ctx, c: Case) -> None:
     ws.append(list(s.columns))
     for i, row in enumerate(s.itertuples(index=False), start=2):
         values = list(row)
-        values[list(s.columns).index("在校生数")] = f"=F{i}*50"  # 班级数 × 50, never calculated
+        values[list(s.columns).index("在校生数")] = f"=E{i}*50"  # 班级数 × 50, never calculated
         ws.append(values)
     wb.save(f / SCHOOLS_XLSX)
     err = raises(c, lambda: load_county(f), file=SCHOOLS_XLSX, column="在校生数")
-    assert list(err.rows)[:2] == ["G2", "G3"]
+    assert list(err.rows)[:2] == ["F2", "F3"]  # column F = 在校生数
 
 
 @case("xlsx_unpacks_too_big", "load_county", "a 学校.xlsx whose sheet unpacks to more than the limit (zip bomb)",
@@ -1739,14 +1741,15 @@ def _(ctx: Ctx, c: Case) -> None:
 
     res = _tiny_results(ctx)[0]
     evil = '=HYPERLINK("http://evil","点我")'
-    plan = dataclasses.replace(res.plan, schools=res.plan.schools.assign(name=[evil, "+1+1", "@SUM(A1)", "-2+3"]))
+    names = [evil, "+1+1", "@SUM(A1)", "-2+3"][:len(res.plan.schools)]
+    plan = dataclasses.replace(res.plan, schools=res.plan.schools.assign(name=names))
     path = write_xlsx([dataclasses.replace(res, plan=plan)], ctx.tmp / "c.xlsx")
     wb = openpyxl.load_workbook(path)
     ws = wb["schools"]
     col = [cell.value for cell in ws[2]].index("Name") + 1
-    values = [ws.cell(row=r, column=col) for r in range(3, 7)]
+    values = [ws.cell(row=r, column=col) for r in range(3, 3 + len(names))]
     assert all(v.data_type == "s" for v in values)
-    assert [v.value for v in values] == ["'" + evil, "'+1+1", "'@SUM(A1)", "'-2+3"]
+    assert [v.value for v in values] == ["'" + n for n in names]
     assert c.fragment in values[0].value
 
 
@@ -2184,6 +2187,171 @@ def test_property_forecast_bands_ordered_and_non_negative(data: Any, fertility: 
     assert (out["p10"] <= out["p50"] + 1e-9).all() and (out["p50"] <= out["p90"] + 1e-9).all()
     assert set(out["year"]) == set(range(2025, 2025 + horizon))
     assert set(out["level"]) == {"kindergarten", "primary", "junior"}
+
+
+
+# =========================================================================== fuzzing the loaders (issue 21, item 6)
+#: Values people (and broken exports) put into cells.
+FUZZ_VALUES = ("", " ", "nan", "NaN", "inf", "-inf", "1e20", "-1e300", "1e400", "-1", "0", "1.5", "１２", "四十",
+               "=SUM(A1)", "#DIV/0!", "\x00", "\ufffd\ufffd", "åŸŽ", "娌冲彛", "x" * 300, "一年级", "初一", "小班",
+               "2024年", "T9", "S9", "城关镇", "是", "否", "-", "—", None)
+FUZZ_LAYERS = {"schools": SCHOOLS_XLSX, "villages": "villages.gpkg", "townships": "townships.gpkg",
+               "births": "births.csv", "enrolment": "enrolment.csv"}
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    return {"schools": schools_table(), "villages": villages_frame(), "townships": township_frame(),
+            "births": births_table(), "enrolment": enrolment_table()}
+
+
+def _write_layer(folder: Path, layer: str, df: pd.DataFrame) -> None:
+    path = folder / FUZZ_LAYERS[layer]
+    path.unlink(missing_ok=True)
+    if path.suffix == ".gpkg":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gpd.GeoDataFrame(df, geometry="geometry", crs=4326).to_file(path, driver="GPKG")
+    elif path.suffix == ".xlsx":
+        df.to_excel(path, index=False)
+    else:
+        df.to_csv(path, index=False, encoding="gbk" if layer == "births" else "utf-8")
+
+
+#: Text a bureau's files can hold at all: GBK-encodable (the CSVs are GBK), no control characters (XLSX refuses them).
+_WRITABLE = st.characters(codec="gbk", exclude_categories=("Cc", "Cs"))
+
+
+@st.composite
+def corruptions(draw: st.DrawFn) -> tuple[str, str, Any]:
+    layer = draw(st.sampled_from(sorted(FUZZ_LAYERS)))
+    kind = draw(st.sampled_from(["cell", "cell", "cell", "drop_column", "rename_column", "duplicate_row", "no_rows",
+                                 "truncate_bytes", "flip_bytes", "geometry"]))
+    if kind == "cell":
+        value = draw(st.one_of(st.sampled_from(FUZZ_VALUES), st.floats(allow_nan=True, allow_infinity=True),
+                               st.integers(-2**70, 2**70), st.text(_WRITABLE, max_size=12)))
+        arg: Any = (draw(st.integers(0, 10_000)), draw(st.integers(0, 10_000)), value)
+    elif kind in {"drop_column", "rename_column", "duplicate_row"}:
+        arg = (draw(st.integers(0, 10_000)), draw(st.text(_WRITABLE, min_size=1, max_size=8)))
+    elif kind in {"truncate_bytes", "flip_bytes"}:
+        arg = (draw(st.floats(0.0, 1.0)), draw(st.binary(min_size=1, max_size=8)))
+    elif kind == "geometry":
+        arg = (draw(st.integers(0, 10_000)), draw(st.sampled_from(["none", "zero", "inf", "far", "bowtie"])))
+    else:
+        arg = None
+    return layer, kind, arg
+
+
+def _corrupt(folder: Path, layer: str, kind: str, arg: Any) -> None:
+    df = _frames()[layer]
+    cols = [c for c in df.columns if c != "geometry"]
+    if kind == "cell":
+        r, c, value = arg
+        df = df.astype({cols[c % len(cols)]: object})
+        df.iloc[r % len(df), df.columns.get_loc(cols[c % len(cols)])] = value
+    elif kind == "drop_column":
+        df = df.drop(columns=[cols[arg[0] % len(cols)]])
+    elif kind == "rename_column":
+        df = df.rename(columns={cols[arg[0] % len(cols)]: arg[1]})
+    elif kind == "duplicate_row":
+        df = pd.concat([df, df.iloc[[arg[0] % len(df)]]], ignore_index=True)
+    elif kind == "no_rows":
+        df = df.iloc[0:0]
+    elif kind == "geometry" and "geometry" in df:
+        from conftest import LAT0, LON0
+
+        i, how = arg
+        geom = {"none": None, "zero": Point(0, 0), "inf": Point(float("inf"), 33.0), "far": Point(75.0, 40.0),
+                "bowtie": bow_tie(LON0, LAT0, 0.1)}[how]
+        if how == "bowtie" and layer != "townships":
+            geom = Point(LON0, LAT0)
+        df = df.copy()
+        df.loc[df.index[i % len(df)], "geometry"] = geom
+    try:
+        _write_layer(folder, layer, df.reset_index(drop=True) if layer not in {"villages", "townships"} else df)
+    except (UnicodeEncodeError, IllegalCharacterError):  # text no GBK CSV or XLSX can hold: no user has it
+        reject()
+    if kind in {"truncate_bytes", "flip_bytes"}:
+        path = folder / FUZZ_LAYERS[layer]
+        raw = bytearray(path.read_bytes())
+        at = int(arg[0] * (len(raw) - 1))
+        if kind == "truncate_bytes":
+            raw = raw[:at]
+        else:
+            raw[at:at + len(arg[1])] = arg[1]
+        path.write_bytes(bytes(raw))
+
+
+def _check_loaded(county: County) -> None:
+    """A load that succeeds is a correct load: every invariant the later steps rely on holds."""
+    from schoolplan.errors import DATA_QUALITY_COLUMNS
+    from schoolplan.schema import LAYERS
+
+    assert county.crs.is_projected
+    for name in ("schools", "villages", "townships", "births", "enrolment"):
+        df = getattr(county, name)
+        spec = LAYERS[name]
+        assert len(df) > 0, name
+        if spec.id_column:
+            assert df.index.is_unique and df.index.notna().all(), name
+        for col in spec.all_columns:
+            if col.name not in df or col.kind not in {"int", "float"}:
+                continue
+            v = pd.to_numeric(df[col.name], errors="raise").astype(float).dropna()
+            assert np.isfinite(v).all(), (name, col.name)
+            if col.minimum is not None:
+                assert (v >= col.minimum).all(), (name, col.name)
+            if col.maximum is not None:
+                assert (v <= col.maximum).all(), (name, col.name)
+        if isinstance(df, gpd.GeoDataFrame):
+            assert not (df.geometry.isna() | df.geometry.is_empty).any(), name
+            xy = shapely.get_coordinates(df.geometry.to_numpy())
+            assert np.isfinite(xy).all(), name
+    for child in ("schools", "villages"):
+        tw = county.__getattribute__(child)["township_id"].dropna()
+        assert tw.isin(county.townships.index).all(), child
+    assert county.enrolment["school_id"].isin(county.schools.index).all()
+    assert county.base_year in set(county.enrolment["year"])
+    assert county.townships["is_county_seat"].sum() <= 1
+    assert list(county.data_quality.columns[:len(DATA_QUALITY_COLUMNS)]) == list(DATA_QUALITY_COLUMNS)
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(corruptions())
+def test_fuzz_loaders_typed_error_or_correct_load(tmp_path_factory: pytest.TempPathFactory, corruption: Any) -> None:
+    """Random corruption of one layer of the tiny county: a typed schoolplan error, or a load that is correct."""
+    from conftest import write_tiny_county
+
+    layer, kind, arg = corruption
+    folder = write_tiny_county(tmp_path_factory.mktemp("fuzz"))
+    _corrupt(folder, layer, kind, arg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            county = load_county(folder)
+        except SchoolplanError as err:
+            assert str(err) and err.fix, repr(err)  # typed, with a fix
+            return
+    _check_loaded(county)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400), st.sampled_from([".csv", ".xlsx", ".txt", ".gpkg", ".shp.zip"]))
+def test_fuzz_readers_on_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes, suffix: str) -> None:
+    """Any bytes named like an input file: a typed error or a table, never an untyped exception."""
+    from schoolplan.io import read_layer
+
+    path = tmp_path_factory.mktemp("bytes") / f"layer{suffix}"
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = read_layer(path)
+        except SchoolplanError:
+            return
+    assert isinstance(out, pd.DataFrame)
 
 
 if __name__ == "__main__":  # regenerate the table: python tests/test_bad_inputs.py > docs/bad_inputs.md

@@ -37,6 +37,15 @@ _SITE_ALIASES = {"空地": "vacant", "规划教育用地": "planned_education", 
                  "闲置办公楼": "government_building", "其他": "other"}
 
 
+
+def _plain(x: float | None) -> str:
+    """A bound as a person writes it: 1,000,000 (not 1e+06), 0.5, 1e+20 only when huge."""
+    if x is None:
+        return ""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:g}"
+
 def _key(name: Hashable) -> str:
     return re.sub(r"[\s_\-()（）/]+", "", to_halfwidth(str(name))).lower()
 
@@ -147,17 +156,17 @@ def _coerce_numeric(s: pd.Series, col: Column, where: dict[str, object], ids: pd
     unit = f" {col.unit}" if col.unit and col.unit not in {"year", "grade"} else ""
     if col.minimum is not None and (num < col.minimum).any():
         bad = num < col.minimum
-        raise SchemaError(f"values below {col.minimum:g}{unit} (e.g. {num[bad].iloc[0]:g})", column=col.name,
+        raise SchemaError(f"values below {_plain(col.minimum)}{unit} (e.g. {num[bad].iloc[0]:g})", column=col.name,
                           rows=_rows(bad, ids),
                           fix="counts and areas cannot be negative; correct the entries" if col.minimum == 0 else
-                          f"values must lie between {col.minimum:g} and {col.maximum:g}{unit}", **where)
+                          f"values must lie between {_plain(col.minimum)} and {_plain(col.maximum)}{unit}", **where)
     hi = col.maximum if col.maximum is not None else (_INT_LIMIT if col.kind == "int" else None)
     if hi is not None and (num > hi).any():
         bad = num > hi
         lo = 0 if col.minimum is None else col.minimum
-        raise SchemaError(f"values above {hi:,g}{unit} (e.g. {num[bad].iloc[0]:g})", column=col.name,
+        raise SchemaError(f"values above {_plain(hi)}{unit} (e.g. {num[bad].iloc[0]:g})", column=col.name,
                           rows=_rows(bad, ids),
-                          fix=f"values must lie between {lo:g} and {hi:,g}{unit}: check for a typo, a total "
+                          fix=f"values must lie between {_plain(lo)} and {_plain(hi)}{unit}: check for a typo, a total "
                           "entered as one row, or a number in the wrong unit", **where)
     if col.kind == "int":
         if (num.abs() > _INT_LIMIT).any():  # no maximum declared: still never wrap around int64

@@ -182,6 +182,11 @@ class _Notes(list[dict[str, Any]]):
 
 
 # --------------------------------------------------------------------------- county.toml
+
+def _deg(x: float) -> str:
+    """Degrees to 4 decimals, never "-0.0000"."""
+    return f"{round(float(x), 4) + 0.0:.4f}"
+
 def _coords_name(value: Any, *, where: str, file: str | None = None) -> str:
     key = str(value).strip().lower().replace("-", "").replace("_", "").replace(" ", "")
     if key in _COORDS_ALIASES:
@@ -485,7 +490,7 @@ def _flag_outliers(out: dict[str, Any], outline: Any, files: dict[str, str]) -> 
             continue
         lon, lat = _lonlat_points(gdf[far])
         names = gdf.loc[far, "name"] if "name" in gdf else pd.Series("", index=gdf.index[far])
-        items = [f"{i} {n or ''} ({d / 1000:,.1f} km away, at {x:.4f}, {y:.4f})".replace("  ", " ")
+        items = [f"{i} {n or ''} ({d / 1000:,.1f} km away, at {_deg(x)}, {_deg(y)})".replace("  ", " ")
                  for i, n, d, x, y in zip(gdf.index[far], names.fillna(""), dist[far], lon, lat, strict=True)]
         warn_data(f"{int(far.sum())} {name} lie more than {OUTSIDE_TOLERANCE_M / 1000:g} km outside the county: "
                   + "; ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else ""),
