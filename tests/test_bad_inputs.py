@@ -35,8 +35,10 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+import shapely
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
+from openpyxl.utils.exceptions import IllegalCharacterError
 from pyproj import CRS
 from shapely.geometry import Point, box
 
@@ -1146,8 +1148,8 @@ def _(ctx: Ctx, c: Case) -> None:
     assert sorted(p.name for p in ctx.tmp.iterdir() if p.name.startswith(".o.")) == []
 
 
-def _interrupt(ctx: Ctx, c: Case, stage: str) -> None:
-    """Run ``schoolplan run`` in a subprocess, Ctrl-C it at ``stage``, check what is left."""
+def _interrupt(ctx: Ctx, c: Case, stage: str, *, sig: int = signal.SIGINT, code: int = 130) -> None:
+    """Run ``schoolplan run`` in a subprocess, interrupt it at ``stage`` (Ctrl-C or ``sig``), check what is left."""
     f = ctx.county()
     sc = write_scenario(ctx.tmp / "s.toml", f)
     out = ctx.tmp / "out"
@@ -1165,12 +1167,12 @@ def _interrupt(ctx: Ctx, c: Case, stage: str) -> None:
             time.sleep(0.05)
         if stage == "write":
             assert list(ctx.tmp.glob(".out.*.partial")), "not writing yet"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     assert c.fragment in err and "Traceback" not in err, err
     assert not [p for p in ctx.tmp.iterdir() if p.name.startswith(".out.")], "a partial folder was left"
     assert (out / "report.html").read_text(encoding="utf-8") == "EARLIER REPORT"
@@ -1240,6 +1242,667 @@ def _(ctx: Ctx, c: Case) -> None:
     err = raises(c, lambda: check_matrix_memory(200_000, 20_000))
     check_matrix_memory(2_000, 200)  # a real county fits
     cli_shows(ctx, c, err)
+
+
+# =========================================================================== issue 21: trust under bad input
+# Numbers that wrap, references across layers, TOML sections, forecast inputs, geography,
+# files as people send them, safe outputs and limits. Each kind has at least one case.
+
+def bow_tie(x0: float, y0: float, d: float) -> Any:
+    """A self-intersecting (figure-eight) polygon, as real SHP boundaries sometimes are."""
+    from shapely.geometry import Polygon
+
+    return Polygon([(x0, y0), (x0 + d, y0 + d), (x0 + d, y0), (x0, y0 + d), (x0, y0)])
+
+
+def write_toml(path: Path, text: str, *, bom: bool = False) -> Path:
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8"))
+    return path
+
+
+def zones_and_sites(f: Path, *, zone: str = "Z1", township: str = "T1", site_school: str | None = None) -> None:
+    """Add a zones layer (one zone in T1), a developments layer naming ``zone`` and a sites layer in ``township``."""
+    from conftest import LAT0, LON0
+
+    z = gpd.GeoDataFrame({"zone_id": ["Z1"], "name": ["城北片区"], "township_id": ["T1"], "population": [5000]},
+                         geometry=[box(LON0 + 0.01, LAT0 + 0.01, LON0 + 0.09, LAT0 + 0.09)], crs=4326)
+    d = gpd.GeoDataFrame({"development_id": ["D1"], "name": ["新城小区"], "zone_id": [zone], "year": [2026],
+                          "dwellings": [800]}, geometry=[Point(LON0 + 0.05, LAT0 + 0.05)], crs=4326)
+    s = gpd.GeoDataFrame({"site_id": ["P1"], "name": ["北地块"], "township_id": [township],
+                          "school_id": [site_school]}, geometry=[Point(LON0 + 0.06, LAT0 + 0.06)], crs=4326)
+    for name, gdf in (("zones", z), ("developments", d), ("sites", s)):
+        set_layer(f, name, gdf)
+
+
+@case("enrolment_inf", "load_county", "在校生数 = inf", "SchemaError", "values are not finite numbers",
+      "enter the real count (inf would wrap around to −9,223,372,036,854,775,808 pupils)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().astype({"在校生数": object}).assign(在校生数=[1300, "inf", 420, 180]), "学校.csv")
+    raises(c, lambda: load_county(f), file="学校.csv", column="students", rows=["S2"])
+    cli(ctx, c, ["info", str(f), "--no-roads"])
+
+
+@case("enrolment_1e20", "load_county", "在校生数 = 1e20 (and births of 1e20)", "SchemaError",
+      "values above 30,000 pupils", "check for a typo, a total entered as one row, or a number in the wrong unit")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().astype({"在校生数": object}).assign(在校生数=[1300, 1e20, 420, 180]))
+    raises(c, lambda: load_county(f), file=SCHOOLS_XLSX, column="students", rows=["S2"])
+    g = ctx.county("g")
+    b = births_table().astype({"出生人口": object})
+    b.loc[3, "出生人口"] = "1e20"
+    b.to_csv(g / "births.csv", index=False, encoding="gbk")
+    with pytest.raises(SchoolplanError, match="values above 1,000,000 births") as err:
+        load_county(g)
+    assert err.value.column == "births" and list(err.value.rows) == [4]
+
+
+@case("count_not_whole", "load_county", "班级数 = 24.5", "SchemaError", "values must be whole numbers (e.g. 24.5)",
+      "counts of pupils, classes and teachers are whole numbers")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().assign(班级数=[24.5, 3, 9, 6]))
+    raises(c, lambda: load_county(f), column="classes", rows=["S1"])
+
+
+@case("two_county_seats", "load_county", "two townships flagged 是否县城", "SchemaError",
+      "2 townships are flagged as the county seat (县城)", "flag exactly one township as the county seat")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_layer(f, "townships", township_frame().assign(is_county_seat=[True, True]))
+    raises(c, lambda: load_county(f), file="townships.gpkg", column="is_county_seat", rows=["T1", "T2"])
+    cli(ctx, c, ["info", str(f), "--no-roads"])
+
+
+@case("duplicate_village", "load_county", "a village row copied with a new id (children counted twice)",
+      "DataWarning", "look like the same village entered twice",
+      "delete the repeated row, or move the point if they are different villages")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    v = villages_frame()
+    copy = v.iloc[[2]].assign(village_id="V9")
+    set_layer(f, "villages", pd.concat([v, copy], ignore_index=True))
+    county = warns(c, lambda: load_county(f))
+    dq = county.data_quality
+    row = dq[dq["check"] == "duplicate_village"].iloc[0]
+    assert row["layer"] == "villages" and "V2" in row["rows"] and "V9" in row["rows"]
+
+
+@case("development_unknown_zone", "load_county", "a development in zone Z9 that the zones layer lacks",
+      "SchemaError", "unknown zone_id value(s): Z9", "use zone ids (or names) from the zones layer")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    zones_and_sites(f, zone="Z9")
+    raises(c, lambda: load_county(f), file="developments.gpkg", column="zone_id", rows=["D1"])
+
+
+@case("site_unknown_township", "load_county", "a candidate site in township T9, or naming school X9",
+      "SchemaError", "unknown township_id value(s): T9", "use township ids (or names) from the townships layer")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    zones_and_sites(f, township="T9")
+    raises(c, lambda: load_county(f), file="sites.gpkg", column="township_id", rows=["P1"])
+    zones_and_sites(f, site_school="X9")
+    with pytest.raises(SchoolplanError, match="unknown school_id value"):
+        load_county(f)
+
+
+@case("references_by_name", "load_county", "townships given by name (城关镇, 河口乡) in schools, births and sites",
+      "loads", "matched to ids", "nothing to fix: names are matched to ids, and the data-quality table says so")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().assign(乡镇代码=["城关镇", "河口乡", "河口", "T1"]))
+    b = births_table()
+    b["乡镇代码"] = b["乡镇代码"].map({"T1": "城关镇", "T2": "河口乡"})
+    b.to_csv(f / "births.csv", index=False, encoding="gbk")
+    zones_and_sites(f, township="城关镇")
+    county = load_county(f)
+    assert county.schools["township_id"].tolist() == ["T1", "T2", "T2", "T1"]
+    assert set(county.births["township_id"]) == {"T1", "T2"} and county.sites.loc["P1", "township_id"] == "T1"
+    notes = county.data_quality[county.data_quality["check"] == "name_to_id"]
+    assert len(notes) == 3 and all(c.fragment in m for m in notes["message"])
+    set_schools(f, schools().assign(乡镇代码=["城关镇", "城关", "T2", "T1"]))  # 城关 names only T1: fine
+    assert load_county(f).schools.loc["S2", "township_id"] == "T1"
+
+
+@case("township_column_missing", "load_county", "学校.xlsx without a township column (乡镇代码)", "loads",
+      "derived from the township polygons", "nothing to fix: townships come from the polygons (a note says so)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().drop(columns=["乡镇代码"]))
+    v = villages_frame().drop(columns=["township_id"])
+    set_layer(f, "villages", v)
+    county = load_county(f)
+    assert county.schools["township_id"].tolist() == ["T1", "T2", "T2", "T1"]
+    assert county.villages["township_id"].tolist() == ["T1", "T1", "T1", "T2", "T2", "T2"]
+    dq = county.data_quality
+    assert set(dq.loc[dq["check"] == "derived_township", "layer"]) == {"schools", "villages"}
+    assert all(c.fragment in m for m in dq.loc[dq["check"] == "derived_township", "message"])
+
+
+@case("capacity_column_missing", "load_county", "学校.xlsx without 学位数 (capacity_seats)", "loads",
+      "classes × standard class size", "nothing to fix: seats = classes × the standard class size (a note says so)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools_table())
+    county = load_county(f)
+    assert county.schools["capacity_seats"].tolist() == [24 * 45, 3 * 30, 9 * 50, 6 * 30]
+    note = county.data_quality[county.data_quality["check"] == "derived_seats"].iloc[0]
+    assert c.fragment in note["message"] and note["n_rows"] == 4
+    set_schools(f, schools().assign(学位数=[1350, None, 450, 180]))  # one blank: only that one is derived
+    assert load_county(f).schools["capacity_seats"].tolist() == [1350, 90, 450, 180]
+
+
+@case("births_future_years", "load_county", "births for 2025–2030 (projections) with a 2024 register",
+      "SchemaError", "births for year(s) after the register year 2024",
+      "delete the projected rows (schoolplan projects births itself), or set base_year if they are registered")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    b = births_table()
+    more = pd.DataFrame([{"年份": y, "乡镇代码": t, "出生人口": 400} for y in range(2025, 2031) for t in ("T1", "T2")])
+    pd.concat([b, more]).to_csv(f / "births.csv", index=False, encoding="gbk")
+    raises(c, lambda: load_county(f), file="births.csv", column="year")
+    cli(ctx, c, ["info", str(f), "--no-roads"])
+
+
+@case("births_duplicate_rows", "load_county", "the same (year, township) twice in births.csv", "NonUniqueIdError",
+      "births: the same (year, township) appears more than once", "keep one row per year and township")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    b = births_table()
+    pd.concat([b, b.iloc[[4]]]).to_csv(f / "births.csv", index=False, encoding="gbk")
+    raises(c, lambda: load_county(f), file="births.csv", rows=[5, 31])
+
+
+@case("enrolment_year_gap", "load_county", "enrolment for 2022 and 2024 but not 2023", "SchemaError",
+      "enrolment has no rows for year(s) 2023", "add the missing years, or delete the years before the gap")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    e = enrolment_table()
+    e2 = e[e["year"] == 2023].assign(year=2022)
+    pd.concat([e2, e[e["year"] == 2024]]).to_csv(f / "enrolment.csv", index=False)
+    raises(c, lambda: load_county(f), file="enrolment.csv", column="year")
+
+
+@case("enrolment_after_register_year", "load_county", "county.toml base_year = 2023 with enrolment for 2024",
+      "SchemaError", "enrolment for year(s) after the register year 2023",
+      "delete those rows, or set base_year to the latest counted year")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    write_toml(f / "county.toml", "base_year = 2023\n")
+    raises(c, lambda: load_county(f), file="enrolment.csv", column="year")
+    write_toml(f / "county.toml", "base_year = 2025\n")  # a register year without enrolment
+    with pytest.raises(SchoolplanError, match="no enrolment for the register year 2025"):
+        load_county(f)
+
+
+@case("grade_school_cannot_teach", "load_county", "grade-8 pupils at a primary school", "SchemaError",
+      "grades the school cannot teach", "correct the school's 学段 (e.g. 九年一贯制) or the grade of the rows")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    e = enrolment_table()
+    extra = pd.DataFrame([{"year": 2024, "school_id": "S1", "grade": 8, "students": 30}])
+    pd.concat([e, extra], ignore_index=True).to_csv(f / "enrolment.csv", index=False)
+    raises(c, lambda: load_county(f), file="enrolment.csv", column="grade", rows=[len(e) + 1])
+
+
+@case("closed_school_with_pupils", "load_county", "a school marked 撤并 (closed) that still has 420 pupils",
+      "DataWarning", "closed school(s) have pupils", "set the status to open if it still teaches, or move its pupils")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().assign(状态=["在办", "在办", "撤并", "在办"]))
+    county = warns(c, lambda: load_county(f))
+    assert county.data_quality.loc[county.data_quality["check"] == "closed_with_pupils", "rows"].iloc[0] == "S3"
+
+
+@case("outlier_at_zero", "load_county", "one village geocoded to (0, 0)", "DataWarning",
+      "V0 村0 (", "check its coordinates; the working CRS is chosen from the townships and does not move")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    v = villages_frame()
+    v.loc[0, "geometry"] = Point(0.0, 0.0)
+    set_layer(f, "villages", v)
+    county = warns(c, lambda: load_county(f))
+    assert county.crs.to_epsg() == 4546  # not a UTM zone off Africa
+    dq = county.data_quality
+    assert "at 0.0000, 0.0000" in dq.loc[dq["check"] == "outside_county", "message"].iloc[0]
+    err = cli(ctx, c, ["info", str(f), "--no-roads"], code=0)
+    assert "EPSG:4546" in ctx.capsys.readouterr().out or "V0" in err
+
+
+@case("self_intersecting_township", "load_county", "a figure-eight (self-intersecting) township polygon",
+      "DataWarning", "polygon(s) were invalid", "repair them in QGIS (Fix Geometries) and compare")
+def _(ctx: Ctx, c: Case) -> None:
+    from conftest import LAT0, LON0, D
+
+    f = ctx.county()
+    t = township_frame()
+    t.loc[1, "geometry"] = bow_tie(LON0 + D, LAT0, D)
+    set_layer(f, "townships", t)
+    county = warns(c, lambda: load_county(f))
+    assert county.townships.geometry.is_valid.all()
+    cli(ctx, c, ["info", str(f), "--no-roads"], code=0)
+
+
+@case("road_speed_1200", "load_county", "roads.gpkg with 设计速度 = 1200 km/h", "SchemaError",
+      "road speeds outside 0–150 km/h (e.g. 1200 km/h)", "correct the typos, or delete the column to use class speeds")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    g = road_grid()
+    g["设计速度"] = 40.0
+    g.loc[3, "设计速度"] = 1200.0
+    set_layer(f, "roads", g)
+    raises(c, lambda: load_county(f), file="roads.gpkg", column="设计速度", rows=[4])
+
+
+@case("profile_speed_1200", "scenario file", "a speed profile with 县道 = 1200 km/h", "ConfigError",
+      "is outside 0.5–150 km/h", "correct the profile (speeds are km/h)")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.scenario import load_scenario
+
+    f = ctx.county()
+    write_toml(ctx.tmp / "fast.toml", 'base = "school_bus"\nname = "fast"\n[speeds_kmh]\n"县道" = 1200.0\n')
+    sc = write_scenario(ctx.tmp / "s.toml", f, network={"profile": "fast.toml"})
+    raises(c, lambda: load_scenario(sc), file="s.toml", column="network.profile")
+
+
+@case("standards_class_size_zero", "scenario file", "[standards_overrides.class_size] primary = 0", "ConfigError",
+      "standards value class_size.primary = 0 is out of range: it must be > 0",
+      "correct it (the national default is named)")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.scenario import load_scenario
+
+    f = ctx.county()
+    sc = write_scenario(ctx.tmp / "s.toml", f)
+    sc.write_text(sc.read_text(encoding="utf-8") + "[standards_overrides.class_size]\nprimary = 0\n", encoding="utf-8")
+    raises(c, lambda: load_scenario(sc), file="s.toml", column="class_size.primary")
+    cli(ctx, c, ["run", str(sc), "--out", str(ctx.tmp / "out")])
+
+
+@case("costs_typo_and_nan", "scenario file", "[costs] clasroom_wan = 50 (typo), classroom_wan = nan", "ConfigError",
+      "unknown cost(s) 'clasroom_wan' (did you mean 'classroom_wan'?)", "use a cost key listed in the message")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.scenario import load_scenario
+
+    f = ctx.county()
+    sc = write_scenario(ctx.tmp / "s.toml", f, costs={"clasroom_wan": 50.0})
+    raises(c, lambda: load_scenario(sc), file="s.toml", column="costs")
+    sc.write_text(sc.read_text(encoding="utf-8").replace("clasroom_wan = 50.0", "classroom_wan = nan"),
+                  encoding="utf-8")
+    with pytest.raises(SchoolplanError, match="finite number"):
+        load_scenario(sc)
+    sc.write_text(sc.read_text(encoding="utf-8").replace("classroom_wan = nan", "classroom_wan = 55.0"),
+                  encoding="utf-8")
+    assert load_scenario(sc).costs == {"classroom_wan": 55.0}
+
+
+@case("scenario_nan_minutes", "scenario file", "bus_minutes = nan, cutoff_minutes = inf", "ConfigError",
+      "Input should be a finite number", "give a number of minutes")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.scenario import load_scenario
+
+    f = ctx.county()
+    sc = write_scenario(ctx.tmp / "s.toml", f)
+    sc.write_text(sc.read_text(encoding="utf-8") + "[consolidation]\nbus_minutes = nan\n", encoding="utf-8")
+    raises(c, lambda: load_scenario(sc), file="s.toml", column="consolidation.bus_minutes")
+    sc2 = write_scenario(ctx.tmp / "s2.toml", f)
+    sc2.write_text(sc2.read_text(encoding="utf-8") + "[network]\ncutoff_minutes = inf\n", encoding="utf-8")
+    with pytest.raises(SchoolplanError, match="finite number"):
+        load_scenario(sc2)
+
+
+@case("base_year_text", "load_county", 'county.toml base_year = "2024年" (and "去年")', "ConfigError",
+      "base_year must be a year, got '去年'", "write base_year = 2024 (a plain number); 2024年 and ２０２４ are read")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.scenario import load_scenario
+
+    f = ctx.county()
+    write_toml(f / "county.toml", 'base_year = "2024年"\n')
+    assert load_county(f).base_year == 2024
+    write_toml(f / "county.toml", 'base_year = "２０２４"\n')
+    assert load_county(f).base_year == 2024
+    write_toml(f / "county.toml", 'base_year = "去年"\n')
+    raises(c, lambda: load_county(f), file="county.toml", column="base_year")
+    cli(ctx, c, ["info", str(f), "--no-roads"])
+    write_toml(f / "county.toml", "")
+    sc = write_scenario(ctx.tmp / "s.toml", f, scenario={"target_year": "2026年"})
+    assert load_scenario(sc).scenario.target_year == 2026
+
+
+@case("toml_with_bom", "scenario file", "county.toml, a scenario and a standards file saved with a UTF-8 BOM",
+      "loads", "BOM ignored", "nothing to fix: the byte-order mark Notepad writes is ignored")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.scenario import load_scenario
+
+    f = ctx.county()
+    write_toml(f / "county.toml", 'name_zh = "示例县"\nbase_year = 2024\n', bom=True)
+    assert load_county(f).name == "示例县"
+    write_toml(ctx.tmp / "local.toml", "[class_size]\nprimary = 40\n", bom=True)
+    sc = write_scenario(ctx.tmp / "s.toml", f, scenario={"standards": "local.toml"})
+    write_toml(sc, sc.read_text(encoding="utf-8"), bom=True)
+    assert load_scenario(sc).scenario.target_year == 2026
+
+
+@case("county_toml_typo", "load_county", "county.toml with base_yaer = 2024 (typo)", "ConfigError",
+      "unknown key(s) in county.toml: 'base_yaer' (did you mean 'base_year'?)",
+      "use the documented keys (docs/schema.md lists them)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    write_toml(f / "county.toml", "base_yaer = 2024\n")
+    raises(c, lambda: load_county(f), file="county.toml", column="base_yaer")
+    cli(ctx, c, ["info", str(f), "--no-roads"])
+
+
+@case("county_toml_missing_gpkg", "load_county", "county.toml names a GeoPackage that does not exist (another one is "
+      "in the folder)", "MissingFileError", "the GeoPackage named in county.toml does not exist",
+      "fix the 'gpkg' entry (the message lists the folder's files)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    write_toml(f / "county.toml", 'gpkg = "county_2024.gpkg"\n')
+    err = raises(c, lambda: load_county(f), file="county_2024.gpkg", column="gpkg")
+    assert isinstance(err, FileNotFoundError) and "villages.gpkg" in str(err)
+    write_toml(f / "county.toml", 'schools = "学校名录.xlsx"\n')
+    with pytest.raises(SchoolplanError, match="the schools file named in county.toml does not exist"):
+        load_county(f)
+
+
+@case("fullwidth_digits", "load_county", "在校生数 = １３００, 学校代码 = Ｓ１, 经度 with a full-width point", "loads",
+      "students = 1300", "nothing to fix: full-width digits and punctuation are read as ASCII")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    s = schools().astype({"在校生数": object, "经度": object, "学校代码": object})
+    s.loc[0, ["在校生数", "学校代码"]] = ["１，３００", "Ｓ１"]
+    s.loc[1, "经度"] = "１１１．６５"
+    set_schools(f, s, "学校.csv")
+    county = load_county(f)
+    assert county.schools.loc["S1", "students"] == 1300
+    assert county.schools.to_crs(4326).loc["S2"].geometry.x == pytest.approx(111.65)
+
+
+@case("chinese_grade_labels", "load_county", "年级 = 一年级 … 六年级, 初一 … 初三, 小班/中班/大班", "loads",
+      "grades 1–9 read", "nothing to fix: Chinese grade labels are read (docs/schema.md lists them)")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.schema import GRADE_LABELS
+
+    f = ctx.county()
+    e = enrolment_table()
+    zh = {1: "一年级", 2: "二年级", 3: "三年级", 4: "四年级", 5: "五年级", 6: "六年级", 7: "初一", 8: "初二", 9: "初三"}
+    kg = {1: "小班", 2: "中班", 3: "大班"}
+    e["grade"] = [kg[g] if s == "K1" else zh[g] for s, g in zip(e["school_id"], e["grade"], strict=True)]
+    e.to_csv(f / "enrolment.csv", index=False)
+    county = load_county(f)
+    want = load_county(ctx.county("ref")).enrolment
+    pd.testing.assert_frame_equal(county.enrolment[want.columns].astype({"grade": int}), want.astype({"grade": int}),
+                                  check_dtype=False)
+    assert GRADE_LABELS["初一"] == (7, "junior")
+
+
+@case("trailing_empty_rows", "load_county", "the empty ,,,,, rows Excel leaves at the end of a CSV", "loads",
+      "blank row(s)", "nothing to fix: blank rows are ignored (a note says how many)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    text = enrolment_table().to_csv(index=False) + ",,,\n" * 5 + " , , , \n"
+    (f / "enrolment.csv").write_text(text, encoding="utf-8")
+    county = load_county(f)
+    assert len(county.enrolment) == len(enrolment_table())
+    dq = county.data_quality
+    assert c.fragment in dq.loc[dq["check"] == "blank_rows", "message"].iloc[0]
+
+
+@case("mojibake_gbk_as_latin1", "load_county", "GBK text read as Latin-1 and saved (ºÓ¿ÚÐ¡Ñ§ for 河口小学)",
+      "EncodingError", "it looks like GBK/GB18030 read as Latin-1",
+      "re-export the file as UTF-8, or pass the encoding it was saved in")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    s = schools()
+    s["学校名称"] = [n.encode("gbk").decode("latin-1") for n in s["学校名称"]]
+    set_schools(f, s, "学校.csv")
+    err = raises(c, lambda: load_county(f), file="学校.csv", column="学校名称")
+    assert "'河口小学'" in str(err) or "'城关一小'" in str(err)
+
+
+@case("replacement_characters", "load_county", "names with � (characters lost in an earlier conversion)",
+      "EncodingError", "text holds replacement characters", "export the table again from the original")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    set_schools(f, schools().assign(学校名称=["城关一小", "河口\ufffd\ufffd", "河口初中", "城关幼儿园"]), "学校.csv")
+    raises(c, lambda: load_county(f), file="学校.csv", column="学校名称", rows=[2])
+
+
+@case("utf16_csv", "load_county", "enrolment saved by Excel as 'Unicode text' (UTF-16, tab-separated)", "loads",
+      "UTF-16 read", "nothing to fix: byte-order marks decide the encoding")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    (f / "enrolment.csv").unlink()
+    (f / "enrolment.txt").write_bytes(enrolment_table().to_csv(index=False, sep="\t").encode("utf-16"))
+    assert len(load_county(f).enrolment) == len(enrolment_table())
+
+
+@case("notes_sheet_first", "load_county", "学校.xlsx with a notes sheet (填表说明) before the data sheet", "loads",
+      "was read as the schools layer", "nothing to fix: the sheet with the schools' columns is chosen (a note says so)")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    (f / SCHOOLS_XLSX).unlink()
+    with pd.ExcelWriter(f / SCHOOLS_XLSX) as xw:
+        pd.DataFrame({"填表说明": ["1. 学段填写小学/初中", "2. 经纬度为 WGS-84"]}).to_excel(xw, sheet_name="填表说明",
+                                                                               index=False)
+        schools().to_excel(xw, sheet_name="学校", index=False)
+    county = load_county(f)
+    assert len(county.schools) == 4
+    dq = county.data_quality
+    assert c.fragment in dq.loc[dq["check"] == "sheet", "message"].iloc[0]
+
+
+@case("two_data_sheets", "load_county", "学校.xlsx with two equally good data sheets (2023 and 2024)",
+      "InputFileError", "several sheets hold schools data (2023, 2024): which one is meant?",
+      'name the sheet in county.toml: [schools] file = "学校.xlsx", sheet = "2024"')
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    (f / SCHOOLS_XLSX).unlink()
+    with pd.ExcelWriter(f / SCHOOLS_XLSX) as xw:
+        schools().to_excel(xw, sheet_name="2023", index=False)
+        schools().to_excel(xw, sheet_name="2024", index=False)
+    raises(c, lambda: load_county(f), file=SCHOOLS_XLSX, layer="schools")
+    write_toml(f / "county.toml", '[schools]\nfile = "学校.xlsx"\nsheet = "2024"\n')
+    assert len(load_county(f).schools) == 4
+
+
+@case("formulas_without_values", "load_county", "在校生数 written as formulas by a script, never calculated",
+      "InputFileError", "cells hold formulas without saved values",
+      "open the file in Excel/WPS and save it, or paste the values without formulas")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    (f / SCHOOLS_XLSX).unlink()
+    s = schools()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(list(s.columns))
+    for i, row in enumerate(s.itertuples(index=False), start=2):
+        values = list(row)
+        values[list(s.columns).index("在校生数")] = f"=E{i}*50"  # 班级数 × 50, never calculated
+        ws.append(values)
+    wb.save(f / SCHOOLS_XLSX)
+    err = raises(c, lambda: load_county(f), file=SCHOOLS_XLSX, column="在校生数")
+    assert list(err.rows)[:2] == ["F2", "F3"]  # column F = 在校生数
+
+
+@case("xlsx_unpacks_too_big", "load_county", "a 学校.xlsx whose sheet unpacks to more than the limit (zip bomb)",
+      "InputFileError", "unpacks to", "delete unused rows and columns (or save as CSV); SCHOOLPLAN_MAX_UNPACKED_MB "
+      "raises the limit")
+def _(ctx: Ctx, c: Case) -> None:
+    import zipfile
+
+    f = ctx.county()
+    (f / SCHOOLS_XLSX).unlink()
+    with zipfile.ZipFile(f / SCHOOLS_XLSX, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/worksheets/sheet1.xml", b"<row/>" * (3 * 2**20 // 6))  # 3 MB of empty rows, ~3 kB packed
+    ctx.monkeypatch.setenv("SCHOOLPLAN_MAX_UNPACKED_MB", "1")
+    t0 = time.monotonic()
+    raises(c, lambda: load_county(f), file=SCHOOLS_XLSX)
+    assert time.monotonic() - t0 < 10  # refused before parsing
+
+
+@case("xlsx_formula_injection", "outputs", "a school named =HYPERLINK(\"http://evil\",\"点我\") written to the XLSX",
+      "text", "'=HYPERLINK", "nothing to fix: user text is written as text (a leading apostrophe), never as a formula")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.report import write_xlsx
+
+    res = _tiny_results(ctx)[0]
+    evil = '=HYPERLINK("http://evil","点我")'
+    names = [evil, "+1+1", "@SUM(A1)", "-2+3"][:len(res.plan.schools)]
+    plan = dataclasses.replace(res.plan, schools=res.plan.schools.assign(name=names))
+    path = write_xlsx([dataclasses.replace(res, plan=plan)], ctx.tmp / "c.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["schools"]
+    col = [cell.value for cell in ws[2]].index("Name") + 1
+    values = [ws.cell(row=r, column=col) for r in range(3, 3 + len(names))]
+    assert all(v.data_type == "s" for v in values)
+    assert [v.value for v in values] == ["'" + n for n in names]
+    assert c.fragment in values[0].value
+
+
+@case("memory_process_limits", "load_county", "a process address-space limit (ulimit -v) or a container memory "
+      "limit (cgroup) below the need", "ResourceError", "needs about",
+      "clip the layers, or raise the limit; the message says which limit binds")
+def _(ctx: Ctx, c: Case) -> None:
+    import resource
+
+    from schoolplan import io
+
+    f = ctx.county()
+    sparse(f / "births.csv", 600 * 2**20)
+    ctx.monkeypatch.setattr(resource, "getrlimit", lambda _r: (2 * 2**30, resource.RLIM_INFINITY))
+    import psutil
+
+    real = psutil.Process
+
+    class Vms:
+        def memory_info(self) -> Any:
+            return SimpleNamespace(vms=int(1.5 * 2**30), rss=0)
+
+    ctx.monkeypatch.setattr(psutil, "Process", lambda *_a: Vms())
+    err = raises(c, lambda: load_county(f))
+    assert "address-space limit" in str(err)
+    ctx.monkeypatch.setattr(psutil, "Process", real)
+    ctx.monkeypatch.setattr(resource, "getrlimit", lambda _r: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    root = ctx.tmp / "cgroup"
+    (root / "sys").mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("memory\n")
+    (root / "memory.max").write_text(str(2**30))
+    (root / "memory.current").write_text(str(512 * 2**20))
+    ctx.monkeypatch.setattr(io, "CGROUP_ROOT", root)
+    ctx.monkeypatch.setattr(io, "_cgroup_paths", lambda: [("v2", "/")])
+    assert io.cgroup_memory_available() == 512 * 2**20
+    err = raises(c, lambda: load_county(f))
+    assert "container's memory limit" in str(err) and "512.0 MB" in str(err)
+
+
+@case("terminal_markup_in_name", "cli info", "county.toml name_zh = \"[/b]示范[bold red]县\\x1b[2J\" (markup and an "
+      "escape sequence)", "exit 0", "[/b]示范[bold red]县", "nothing to fix: user text is shown as text")
+def _(ctx: Ctx, c: Case) -> None:
+    f = ctx.county()
+    write_toml(f / "county.toml", 'name_zh = "[/b]示范[bold red]县\\u001b[2J"\n')
+    ctx.capsys.readouterr()
+    assert main(["info", str(f), "--no-roads", "--lang", "en"]) == 0
+    out = ctx.capsys.readouterr().out
+    assert c.fragment in out and "\x1b[2J" not in out and "internal error" not in out
+
+
+@case("sigterm_while_writing", "outputs", "SIGTERM (a scheduler or `kill`) while the outputs are being written",
+      "exit 143", "terminated (SIGTERM); outputs of this run were not written, earlier outputs are intact",
+      "nothing to clean up: the half-written folder is removed, as for Ctrl-C")
+def _(ctx: Ctx, c: Case) -> None:
+    _interrupt(ctx, c, "write", sig=signal.SIGTERM, code=143)
+
+
+@case("disk_full_in_gdal", "outputs", "the disk fills up inside GDAL/SQLite while writing results.gpkg",
+      "OutputError", "the disk is full", "free disk space (or choose an --out on another disk) and run again")
+def _(ctx: Ctx, c: Case) -> None:
+    import pyogrio
+
+    from schoolplan import io, report
+
+    results = _tiny_results(ctx)
+
+    def full(*_a: Any, **_k: Any) -> None:
+        raise pyogrio.errors.DataSourceError("sqlite3_exec(COMMIT) failed: database or disk is full")
+
+    ctx.monkeypatch.setattr(io.pyogrio, "write_dataframe", full)
+    raises(c, lambda: report.write_outputs(results, ctx.tmp / "o", maps=False))
+    assert not (ctx.tmp / "o").exists() and not [p for p in ctx.tmp.iterdir() if p.name.startswith(".o.")]
+
+    def enospc(*_a: Any, **_k: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(SchoolplanError, match="the disk is full") as err, io.atomic_file(ctx.tmp / "x.txt", mode="w") \
+            as fh:
+        fh.write("x")
+        enospc()
+    assert isinstance(err.value, OSError)
+
+
+@case("offset_gcj02_dense_seat", "preflight", "GCJ-02 schools of the raw county (dense county seat) labelled "
+      "WGS-84, roads from a government layer", "DataWarning",
+      "schools look like GCJ-02 (Gaode/Tencent web-map) coordinates labelled WGS-84",
+      'read 学校.csv with coords = "gcj02" (county.toml, [schools] coords, scenario or --coords)')
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.preflight import check_offsets
+
+    county, graph = _raw(ctx, coords="wgs84")
+    found = warns(c, lambda: check_offsets(county, graph))
+    assert list(found["layer"]) == ["schools"] and list(found["kind"]) == ["gcj02"]
+    assert 'coords = "gcj02"' in found["fix"].iloc[0]
+    seat = county.schools[county.schools["township_id"] == county.county_seat]
+    dense = dataclasses.replace(county, schools=seat, villages=county.villages.iloc[0:0])
+    assert list(warns(c, lambda: check_offsets(dense, graph))["kind"]) == ["gcj02"]
+    right, _ = _raw(ctx)  # as county.toml says: coords = "gcj02"
+    assert check_offsets(right, graph).empty
+
+
+@case("offset_bd09_villages", "preflight", "villages copied from Baidu (BD-09) into a shapefile labelled WGS-84",
+      "DataWarning", "villages look like BD-09 (Baidu web-map) coordinates labelled WGS-84",
+      "convert the layer (schoolplan.coords.bd09_to_wgs84) before loading")
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.preflight import check_offsets
+
+    county, graph = _raw(ctx)
+    v = county.villages.to_crs(4326)
+    x, y = coords.wgs84_to_bd09(v.geometry.x, v.geometry.y)
+    bd = dataclasses.replace(county, villages=v.set_geometry(gpd.points_from_xy(x, y), crs=4326).to_crs(county.crs))
+    found = warns(c, lambda: check_offsets(bd, graph))
+    assert list(found["kind"]) == ["bd09"] and "bd09_to_wgs84" in found["fix"].iloc[0]
+
+
+@case("offset_converted_twice", "preflight", 'WGS-84 schools read with coords = "gcj02" (converted although they '
+      "were not GCJ-02)", "DataWarning", "converted from GCJ-02 although they were not GCJ-02 (converted twice)",
+      'remove coords = "gcj02" (or give [schools] coords = "wgs84")')
+def _(ctx: Ctx, c: Case) -> None:
+    from schoolplan.preflight import check_offsets
+
+    county, graph = _raw(ctx, gcj02=False, coords="gcj02")
+    found = warns(c, lambda: check_offsets(county, graph))
+    assert list(found["kind"]) == ["gcj02_twice"] and "remove coords" in found["fix"].iloc[0]
+
+
+_RAW: dict[Any, Any] = {}
+
+
+def _raw(ctx: Ctx, *, gcj02: bool = True, coords: str | None = None) -> tuple[County, Any]:
+    """The raw-input county (tests/raw_county.py) loaded with ``coords``, and its road graph (built once)."""
+    from raw_county import write_raw_county
+    from schoolplan.network import build_graph
+
+    key = ("folder", gcj02)
+    if key not in _RAW:
+        _RAW[key] = write_raw_county(ctx.tmp.parent / f"raw_shared_{gcj02}", gcj02=gcj02)
+    folder = _RAW[key]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        county = load_county(folder, coords=coords)
+        if "graph" not in _RAW:
+            _RAW["graph"] = build_graph(county.roads, profile="school_bus", crs=county.crs)
+    return county, _RAW["graph"]
 
 
 # =========================================================================== running the catalogue
@@ -1539,6 +2202,171 @@ def test_property_forecast_bands_ordered_and_non_negative(data: Any, fertility: 
     assert (out["p10"] <= out["p50"] + 1e-9).all() and (out["p50"] <= out["p90"] + 1e-9).all()
     assert set(out["year"]) == set(range(2025, 2025 + horizon))
     assert set(out["level"]) == {"kindergarten", "primary", "junior"}
+
+
+
+# =========================================================================== fuzzing the loaders (issue 21, item 6)
+#: Values people (and broken exports) put into cells.
+FUZZ_VALUES = ("", " ", "nan", "NaN", "inf", "-inf", "1e20", "-1e300", "1e400", "-1", "0", "1.5", "１２", "四十",
+               "=SUM(A1)", "#DIV/0!", "\x00", "\ufffd\ufffd", "åŸŽ", "娌冲彛", "x" * 300, "一年级", "初一", "小班",
+               "2024年", "T9", "S9", "城关镇", "是", "否", "-", "—", None)
+FUZZ_LAYERS = {"schools": SCHOOLS_XLSX, "villages": "villages.gpkg", "townships": "townships.gpkg",
+               "births": "births.csv", "enrolment": "enrolment.csv"}
+
+
+def _frames() -> dict[str, pd.DataFrame]:
+    return {"schools": schools_table(), "villages": villages_frame(), "townships": township_frame(),
+            "births": births_table(), "enrolment": enrolment_table()}
+
+
+def _write_layer(folder: Path, layer: str, df: pd.DataFrame) -> None:
+    path = folder / FUZZ_LAYERS[layer]
+    path.unlink(missing_ok=True)
+    if path.suffix == ".gpkg":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gpd.GeoDataFrame(df, geometry="geometry", crs=4326).to_file(path, driver="GPKG")
+    elif path.suffix == ".xlsx":
+        df.to_excel(path, index=False)
+    else:
+        df.to_csv(path, index=False, encoding="gbk" if layer == "births" else "utf-8")
+
+
+#: Text a bureau's files can hold at all: GBK-encodable (the CSVs are GBK), no control characters (XLSX refuses them).
+_WRITABLE = st.characters(codec="gbk", exclude_categories=("Cc", "Cs"))
+
+
+@st.composite
+def corruptions(draw: st.DrawFn) -> tuple[str, str, Any]:
+    layer = draw(st.sampled_from(sorted(FUZZ_LAYERS)))
+    kind = draw(st.sampled_from(["cell", "cell", "cell", "drop_column", "rename_column", "duplicate_row", "no_rows",
+                                 "truncate_bytes", "flip_bytes", "geometry"]))
+    if kind == "cell":
+        value = draw(st.one_of(st.sampled_from(FUZZ_VALUES), st.floats(allow_nan=True, allow_infinity=True),
+                               st.integers(-2**70, 2**70), st.text(_WRITABLE, max_size=12)))
+        arg: Any = (draw(st.integers(0, 10_000)), draw(st.integers(0, 10_000)), value)
+    elif kind in {"drop_column", "rename_column", "duplicate_row"}:
+        arg = (draw(st.integers(0, 10_000)), draw(st.text(_WRITABLE, min_size=1, max_size=8)))
+    elif kind in {"truncate_bytes", "flip_bytes"}:
+        arg = (draw(st.floats(0.0, 1.0)), draw(st.binary(min_size=1, max_size=8)))
+    elif kind == "geometry":
+        arg = (draw(st.integers(0, 10_000)), draw(st.sampled_from(["none", "zero", "inf", "far", "bowtie"])))
+    else:
+        arg = None
+    return layer, kind, arg
+
+
+def _corrupt(folder: Path, layer: str, kind: str, arg: Any) -> None:
+    df = _frames()[layer]
+    cols = [c for c in df.columns if c != "geometry"]
+    if kind == "cell":
+        r, c, value = arg
+        df = df.astype({cols[c % len(cols)]: object})
+        df.iloc[r % len(df), df.columns.get_loc(cols[c % len(cols)])] = value
+    elif kind == "drop_column":
+        df = df.drop(columns=[cols[arg[0] % len(cols)]])
+    elif kind == "rename_column":
+        df = df.rename(columns={cols[arg[0] % len(cols)]: arg[1]})
+    elif kind == "duplicate_row":
+        df = pd.concat([df, df.iloc[[arg[0] % len(df)]]], ignore_index=True)
+    elif kind == "no_rows":
+        df = df.iloc[0:0]
+    elif kind == "geometry" and "geometry" in df:
+        from conftest import LAT0, LON0
+
+        i, how = arg
+        geom = {"none": None, "zero": Point(0, 0), "inf": Point(float("inf"), 33.0), "far": Point(75.0, 40.0),
+                "bowtie": bow_tie(LON0, LAT0, 0.1)}[how]
+        if how == "bowtie" and layer != "townships":
+            geom = Point(LON0, LAT0)
+        df = df.copy()
+        df.loc[df.index[i % len(df)], "geometry"] = geom
+    try:
+        _write_layer(folder, layer, df.reset_index(drop=True) if layer not in {"villages", "townships"} else df)
+    except (UnicodeEncodeError, IllegalCharacterError):  # text no GBK CSV or XLSX can hold: no user has it
+        reject()
+    if kind in {"truncate_bytes", "flip_bytes"}:
+        path = folder / FUZZ_LAYERS[layer]
+        raw = bytearray(path.read_bytes())
+        at = int(arg[0] * (len(raw) - 1))
+        if kind == "truncate_bytes":
+            raw = raw[:at]
+        else:
+            raw[at:at + len(arg[1])] = arg[1]
+        path.write_bytes(bytes(raw))
+
+
+def _check_loaded(county: County) -> None:
+    """A load that succeeds is a correct load: every invariant the later steps rely on holds."""
+    from schoolplan.errors import DATA_QUALITY_COLUMNS
+    from schoolplan.schema import LAYERS
+
+    assert county.crs.is_projected
+    for name in ("schools", "villages", "townships", "births", "enrolment"):
+        df = getattr(county, name)
+        spec = LAYERS[name]
+        assert len(df) > 0, name
+        if spec.id_column:
+            assert df.index.is_unique and df.index.notna().all(), name
+        for col in spec.all_columns:
+            if col.name not in df or col.kind not in {"int", "float"}:
+                continue
+            v = pd.to_numeric(df[col.name], errors="raise").astype(float).dropna()
+            assert np.isfinite(v).all(), (name, col.name)
+            if col.minimum is not None:
+                assert (v >= col.minimum).all(), (name, col.name)
+            if col.maximum is not None:
+                assert (v <= col.maximum).all(), (name, col.name)
+        if isinstance(df, gpd.GeoDataFrame):
+            assert not (df.geometry.isna() | df.geometry.is_empty).any(), name
+            xy = shapely.get_coordinates(df.geometry.to_numpy())
+            assert np.isfinite(xy).all(), name
+    for child in ("schools", "villages"):
+        tw = county.__getattribute__(child)["township_id"].dropna()
+        assert tw.isin(county.townships.index).all(), child
+    assert county.enrolment["school_id"].isin(county.schools.index).all()
+    assert county.base_year in set(county.enrolment["year"])
+    assert county.townships["is_county_seat"].sum() <= 1
+    assert list(county.data_quality.columns[:len(DATA_QUALITY_COLUMNS)]) == list(DATA_QUALITY_COLUMNS)
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(corruptions())
+def test_fuzz_loaders_typed_error_or_correct_load(tmp_path_factory: pytest.TempPathFactory, corruption: Any) -> None:
+    """Random corruption of one layer of the tiny county: a typed schoolplan error, or a load that is correct."""
+    from conftest import write_tiny_county
+
+    layer, kind, arg = corruption
+    folder = write_tiny_county(tmp_path_factory.mktemp("fuzz"))
+    _corrupt(folder, layer, kind, arg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            county = load_county(folder)
+        except SchoolplanError as err:
+            assert str(err) and err.fix, repr(err)  # typed, with a fix
+            return
+    _check_loaded(county)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400), st.sampled_from([".csv", ".xlsx", ".txt", ".gpkg", ".shp.zip"]))
+def test_fuzz_readers_on_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes, suffix: str) -> None:
+    """Any bytes named like an input file: a typed error or a table, never an untyped exception."""
+    from schoolplan.io import read_layer
+
+    path = tmp_path_factory.mktemp("bytes") / f"layer{suffix}"
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out = read_layer(path)
+        except SchoolplanError:
+            return
+    assert isinstance(out, pd.DataFrame)
 
 
 if __name__ == "__main__":  # regenerate the table: python tests/test_bad_inputs.py > docs/bad_inputs.md

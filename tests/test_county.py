@@ -239,3 +239,165 @@ def test_copy_of_demo_is_independent(tmp_path: Path) -> None:
         pytest.skip("demo county not built")
     shutil.copytree(DEMO, tmp_path / "d")
     assert load_county(tmp_path / "d").source == tmp_path / "d"
+
+
+# --------------------------------------------------------------------------- the raw-input county (issues 15 and 21)
+@pytest.fixture(scope="module")
+def raw_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from raw_county import write_raw_county
+
+    if not (DEMO / "county.gpkg").exists():
+        pytest.skip("demo county not built")
+    return write_raw_county(tmp_path_factory.mktemp("raw") / "麦田县")
+
+
+def test_raw_county_loads_as_sent(raw_folder: Path) -> None:
+    """GBK CSV (GCJ-02), GBK shapefiles without .cpg in EPSG:4547, an XLSX with a notes sheet, Chinese labels."""
+    from raw_county import TOWNSHIP_NAMES, truth
+
+    before = {p.name: p.read_bytes() for p in raw_folder.iterdir()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # nothing suspicious in a correct county
+        county = load_county(raw_folder)
+    t = truth()
+    assert county.crs.to_epsg() == 4547 and county.name == "麦田县" and county.options["coords"] == "gcj02"
+    assert county.options["layers"]["schools"]["lonlat_table"] and county.options["layers"]["schools"]["coords"] == "gcj02"
+    # GCJ-02 converted back: within a metre of the true (shifted demo) positions
+    assert (county.schools.geometry.distance(t["schools"].to_crs(county.crs).geometry) < 1.0).all()
+    assert (county.villages.geometry.distance(t["villages"].to_crs(county.crs).geometry) < 0.01).all()
+    assert county.townships["name"].tolist() == list(TOWNSHIP_NAMES) and county.county_seat == "T01"
+    assert set(county.schools["level"]) == set(t["schools"]["level"])
+    assert county.schools["students"].sum() == t["schools"]["students"].sum()
+    e = county.enrolment.sort_values(["year", "school_id", "grade"]).reset_index(drop=True)
+    want = t["enrolment"].sort_values(["year", "school_id", "grade"]).reset_index(drop=True)
+    assert (e["level"] == want["level"]).all() and (e["grade"].astype(int) == want["grade"]).all()
+    assert county.births["births"].sum() == t["births"]["births"].sum()
+    assert county.roads is not None and county.roads.name == "道路.shp"
+    checks = set(county.data_quality["check"])
+    assert "sheet" in checks  # the notes sheet was skipped, and the note says so
+    assert before == {p.name: p.read_bytes() for p in raw_folder.iterdir()}  # nothing written
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("column", sorted(__import__("raw_county").RAW_OPTIONAL))
+def test_raw_county_without_each_optional_column(tmp_path: Path, column: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Every optional column may be absent: load_county and `schoolplan info` work; derived fields are derived."""
+    from raw_county import write_raw_county
+    from schoolplan.cli import main
+
+    if not (DEMO / "county.gpkg").exists():
+        pytest.skip("demo county not built")
+    folder = write_raw_county(tmp_path / "c", without=[column], roads=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        county = load_county(folder)
+    layer, _col = column.split(".")
+    dq = county.data_quality
+    if column in {"schools.township_id", "villages.township_id"}:
+        assert getattr(county, layer)["township_id"].notna().all()
+        assert (dq["check"] == "derived_township").any()
+    if column == "schools.capacity_seats":
+        assert county.schools["capacity_seats"].notna().sum() >= county.schools["classes"].notna().sum()
+        assert (dq["check"] == "derived_seats").any()
+    if column == "births.township_id":
+        assert "township_id" not in county.births
+    assert main(["info", str(folder), "--no-roads", "--lang", "en"]) == 0
+    out = capsys.readouterr()
+    assert "County summary" in out.out and "internal error" not in out.err
+
+
+def test_raw_county_township_names(tmp_path: Path) -> None:
+    from raw_county import write_raw_county
+
+    if not (DEMO / "county.gpkg").exists():
+        pytest.skip("demo county not built")
+    county = load_county(write_raw_county(tmp_path / "c", township_names=True, roads=False))
+    assert county.schools["township_id"].str.fullmatch(r"T\d\d").all()
+    assert set(county.births["township_id"]) == set(county.townships.index)
+    assert (county.data_quality["check"] == "name_to_id").sum() == 2
+
+
+def test_scenario_coords_default_takes_county_toml(raw_folder: Path, tmp_path: Path) -> None:
+    """A scenario without coords loads the county as county.toml says (gcj02); CLI options override both."""
+    from bad_inputs import write_scenario
+    from schoolplan.county import county_options
+    from schoolplan.scenario import load_scenario
+
+    sc = load_scenario(write_scenario(tmp_path / "s.toml", raw_folder))
+    assert sc.scenario.coords is None and sc.county_options() == {"coords": None, "crs": None, "base_year": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        county = load_county(sc.scenario.county, **sc.county_options())
+        assert county.options["coords"] == "gcj02"
+        override = load_county(sc.scenario.county, **county_options(coords="wgs84", base_year="2024年"))
+    assert override.options["coords"] == "wgs84" and override.base_year == 2024
+    assert (override.schools.geometry.distance(county.schools.geometry) > 100).all()
+
+
+def test_cli_run_sweep_demo_accept_loading_options(tiny_county: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import schoolplan.scenario
+    from bad_inputs import write_scenario
+    from schoolplan.cli import main
+
+    seen: list[object] = []
+
+    def capture(scenarios: list[object], **_k: object) -> list[object]:
+        seen.extend(scenarios)
+        raise KeyboardInterrupt  # stop before running
+
+    monkeypatch.setattr(schoolplan.scenario, "run_scenarios", capture)
+    sc = write_scenario(tmp_path / "s.toml", tiny_county)
+    for argv in (["run", str(sc)], ["sweep", str(sc), "--param", "consolidation.bus_minutes=15,20"]):
+        seen.clear()
+        code = main([*argv, "--out", str(tmp_path / "o"), "--coords", "GCJ-02", "--crs", "EPSG:4547",
+                     "--base-year", "2024年"])
+        assert code == 130 and seen
+        assert all(s.scenario.coords == "gcj02" and s.scenario.crs == "EPSG:4547" and s.scenario.base_year == 2024
+                   for s in seen)
+    assert main(["run", str(sc), "--out", str(tmp_path / "o"), "--coords", "beijing54"]) == 2
+
+
+def test_plausibility_flags_enrolment_against_children(tiny_county: Path) -> None:
+    """Junior enrolment 768 against 361 children of junior age: flagged, with both numbers."""
+    from schoolplan.plausibility import plausibility
+
+    e = pd.read_csv(tiny_county / "enrolment.csv")
+    e.loc[e["school_id"] == "S3", "students"] = 256
+    e.to_csv(tiny_county / "enrolment.csv", index=False)
+    v = villages_frame()
+    for a, n in zip((12, 13, 14), (121, 120, 120), strict=True):
+        v[f"age_{a}"] = [n // 6 + (1 if i < n % 6 else 0) for i in range(6)]
+    (tiny_county / "villages.gpkg").unlink()
+    v.to_file(tiny_county / "villages.gpkg")
+    county = load_county(tiny_county)
+    found = plausibility(county)
+    row = found[(found["check"] == "enrolment_vs_children") & found["message"].str.contains("Junior")].iloc[0]
+    assert "768" in row["message"] and "361" in row["message"] and row["value"] == pytest.approx(768 / 361, abs=1e-3)
+    assert row["severity"] == "check" and row["fix"]
+    ok = plausibility(load_county(tiny_county), standards=None)
+    assert set(ok.columns) >= {"severity", "check", "message", "fix", "value", "expected"}
+
+
+def test_plausibility_class_sizes_teachers_roads_and_jumps(tiny_county: Path) -> None:
+    from shapely.geometry import LineString
+
+    from schoolplan.plausibility import plausibility
+
+    s = schools_table().assign(班级数=[10, 3, 9, 6], 专任教师数=[10, 4, 30, 12])  # S1: 130 per class, 130 per teacher
+    (tiny_county / "学校.xlsx").unlink()
+    s.to_excel(tiny_county / "学校.xlsx", index=False)
+    e = pd.read_csv(tiny_county / "enrolment.csv")
+    e.loc[(e["year"] == 2023) & (e["school_id"] == "S3"), "students"] = 20  # 60 → 420 pupils in a year
+    e.to_csv(tiny_county / "enrolment.csv", index=False)
+    county = load_county(tiny_county)
+
+    class Graph:  # one road far from S2 and S3
+        edges = gpd.GeoDataFrame(geometry=[LineString([(111.50, 33.05), (111.58, 33.05)])], crs=4326)
+
+    found = plausibility(county, graph=Graph())
+    checks = set(found["check"])
+    assert {"class_size", "pupils_per_teacher", "far_from_road", "enrolment_jump"} <= checks
+    far = found[found["check"] == "far_from_road"].iloc[0]
+    assert "S3" in far["rows"] and "S1" not in far["rows"]

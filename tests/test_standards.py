@@ -41,3 +41,11 @@ def test_unknown_key_and_preset(tmp_path: Path) -> None:
     bad.write_text("[class_size\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read standards file"):
         load_standards(bad)
+
+
+def test_switches_are_true_or_false() -> None:
+    assert load_standards()["consolidation"]["junior_to_county_seat"] is True
+    assert load_standards(overrides={"consolidation": {"junior_to_county_seat": False}})["consolidation"][
+        "junior_to_county_seat"] is False
+    with pytest.raises(ConfigError, match="junior_to_county_seat must be true or false, got 1"):
+        load_standards(overrides={"consolidation": {"junior_to_county_seat": 1}})

@@ -8,6 +8,7 @@ report them and exit with code 1.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import warnings
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from schoolplan import __version__
 from schoolplan.errors import SchoolplanError
 from schoolplan.i18n import check_lang, t
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "safe_text"]
 
 REPORT_URL = "https://github.com/schoolplan/schoolplan/issues"
 DEMO_COUNTY = Path(__file__).resolve().parents[2] / "data" / "demo_county"
@@ -40,7 +41,24 @@ app = typer.Typer(
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-_STATE: dict[str, Any] = {"debug": False}
+_STATE: dict[str, Any] = {"debug": False, "signal": None}
+
+#: Characters that could drive a terminal (escape sequences, bidi overrides) in user text.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: Any) -> str:
+    """User text for the terminal: rich markup escaped (a county named ``[/b]x``), control characters shown as ``�``."""
+    return escape(_CONTROL.sub("\ufffd", str(text)))
+
+
+#: Loading options shared by every command that loads a county (one loading path: ``load_county``).
+CoordsOpt = Annotated[str | None, typer.Option("--coords", help="lon/lat system of CSV/XLSX layers: wgs84, cgcs2000, "
+                                               "gcj02, bd09 (overrides county.toml and the scenario).")]
+CrsOpt = Annotated[str | None, typer.Option("--crs", help="Working metric CRS, e.g. EPSG:4547 (overrides "
+                                            "county.toml and the scenario).")]
+BaseYearOpt = Annotated[str | None, typer.Option("--base-year", help="Register year (overrides county.toml and the "
+                                                 "scenario).")]
 
 
 def _version(value: bool) -> None:
@@ -68,16 +86,17 @@ def demo_county_path() -> Path:
 
 
 def _summary_tables(summary: dict[str, Any], lang: str) -> list[Table]:
-    head = Table(title=f"{t('summary_title', lang)}: {summary['name']}"
-                 + (f" ({summary['name_en']})" if summary.get("name_en") and lang == "en" else ""),
+    head = Table(title=f"{t('summary_title', lang)}: {safe_text(summary['name'])}"
+                 + (f" ({safe_text(summary['name_en'])})" if summary.get("name_en") and lang == "en" else ""),
                  show_header=False)
     head.add_column(style="bold")
     head.add_column()
     ext = summary["extent"]
     rows = [
-        (t("crs", lang), f"{summary['crs']} — {summary['crs_name']}"),
+        (t("crs", lang), safe_text(f"{summary['crs']} — {summary['crs_name']}")),
         (t("extent", lang), f"{ext[0]}, {ext[1]} … {ext[2]}, {ext[3]}"),
-        (t("townships", lang), f"{summary['townships']} ({t('county_seat', lang)}: {summary['county_seat']})"),
+        (t("townships", lang), f"{summary['townships']} ({t('county_seat', lang)}: "
+                               f"{safe_text(summary['county_seat'])})"),
         (t("villages", lang), str(summary["villages"])),
         (t("zones", lang), str(summary["zones"])),
         (t("sites", lang), str(summary["sites"])),
@@ -113,20 +132,35 @@ def _print_warnings(caught: list[warnings.WarningMessage], *, only_ours: bool = 
         if text in seen or (only_ours and not issubclass(w.category, SchoolplanWarning)):
             continue
         seen.add(text)
-        err_console.print(f"[yellow]warning:[/yellow] {escape(text)}", soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {safe_text(text)}", soft_wrap=True)
 
 
-def _load(path: Path, coords: str | None) -> Any:
+def _load(path: Path, coords: str | None, crs: str | None = None, base_year: str | None = None) -> Any:
+    """Load a county through :func:`schoolplan.county.load_county` (the one loading path), printing its warnings."""
     from schoolplan.county import load_county
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        county = load_county(path, coords=coords)
-    _print_warnings(caught)
+        try:
+            county = load_county(path, coords=coords, crs=crs, base_year=base_year)
+        finally:
+            _print_warnings(caught)
     return county
 
 
-def _road_km(county: Any) -> float | None:
+def _with_county_options(scenarios: list[Any], coords: str | None, crs: str | None,
+                         base_year: str | None) -> list[Any]:
+    """Scenarios whose county is loaded with the command-line options (which override the scenario and county.toml)."""
+    from schoolplan.county import county_options
+
+    update = {k: v for k, v in county_options(coords=coords, crs=crs, base_year=base_year).items() if v is not None}
+    if not update:
+        return scenarios
+    return [sc.model_copy(update={"scenario": sc.scenario.model_copy(update=update)}) for sc in scenarios]
+
+
+def _graph(county: Any) -> Any:
+    """The county's school-bus road graph (None without roads), with the coordinate-offset check."""
     try:
         from schoolplan.network import build_graph
     except ImportError:  # network engine not installed in this build
@@ -138,10 +172,28 @@ def _road_km(county: Any) -> float | None:
     check_road_memory(county.roads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        graph = build_graph(county.roads, profile="school_bus", crs=county.crs)
-        check_offsets(county, graph)
-    _print_warnings(caught, only_ours=True)
-    return float(graph.stats["km"])
+        try:
+            graph = build_graph(county.roads, profile="school_bus", crs=county.crs)
+            check_offsets(county, graph)
+        finally:
+            _print_warnings(caught, only_ours=True)
+    return graph
+
+
+def _road_km(county: Any) -> float | None:
+    graph = _graph(county)
+    return None if graph is None else float(graph.stats["km"])
+
+
+def _findings_table(frame: Any, lang: str, *, title_zh: str, title_en: str) -> Table:
+    """Data-quality notes or plausibility checks as a table (user text escaped)."""
+    table = Table(title=title_zh if lang == "zh" else title_en, show_lines=False)
+    table.add_column("检查" if lang == "zh" else "Check")
+    table.add_column("说明" if lang == "zh" else "Finding", overflow="fold")
+    table.add_column("建议" if lang == "zh" else "What to do", overflow="fold")
+    for _, r in frame.iterrows():
+        table.add_row(safe_text(r.get("check") or ""), safe_text(r.get("message") or ""), safe_text(r.get("fix") or ""))
+    return table
 
 
 def _check_out(out: Path, *, overwrite: bool) -> None:
@@ -154,18 +206,31 @@ def _check_out(out: Path, *, overwrite: bool) -> None:
 @app.command()
 def info(
     path: Annotated[Path, typer.Argument(help="County folder or GeoPackage.")],
-    coords: Annotated[str | None, typer.Option(help="lon/lat system of tables: wgs84, cgcs2000, gcj02, bd09.")] = None,
+    coords: CoordsOpt = None,
+    crs: CrsOpt = None,
+    base_year: BaseYearOpt = None,
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
     roads: Annotated[bool, typer.Option(help="Build the road graph to report routable km.")] = True,
 ) -> None:
-    """Print a summary of a county: schools by level, villages, children, roads, CRS, extent."""
+    """Print a summary of a county, notes on derived values and plausibility checks of the inputs."""
     from schoolplan.county import county_summary
+    from schoolplan.plausibility import plausibility
 
     lang = check_lang(lang)
-    county = _load(path, coords)
-    summary = county_summary(county, road_km=_road_km(county) if roads else None)
+    county = _load(path, coords, crs, base_year)
+    graph = _graph(county) if roads else None
+    summary = county_summary(county, road_km=None if graph is None else float(graph.stats["km"]))
     for table in _summary_tables(summary, lang):
         console.print(table)
+    dq = county.data_quality
+    notes = dq[dq["severity"] == "note"] if len(dq) else dq
+    if len(notes):
+        console.print(_findings_table(notes, lang, title_zh="数据说明（推导与选择）",
+                                      title_en="Notes on the data (derived values and choices)"))
+    checks = plausibility(county, graph=graph)
+    if len(checks):
+        console.print(_findings_table(checks, lang, title_zh="合理性检查（请核实）",
+                                      title_en="Plausibility checks (please verify)"))
 
 
 def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: bool, maps: bool,
@@ -242,7 +307,7 @@ def _comparison_table(results: list[Any], lang: str) -> Table:
     table = Table(title="方案比较" if lang == "zh" else "Scenario comparison")
     table.add_column("指标" if lang == "zh" else "Indicator")
     for r in results:
-        table.add_column(r.label_zh if lang == "zh" else r.label_en, justify="right")
+        table.add_column(safe_text(r.label_zh if lang == "zh" else r.label_en), justify="right")
     for key, (zh, en) in INDICATOR_LABELS.items():
         table.add_row(zh if lang == "zh" else en, *[_fmt(r.indicators.get(key), key) for r in results])
     return table
@@ -258,13 +323,16 @@ def run(
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
     strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit or the data raise "
                                               "warnings (outputs are still written).")] = False,
+    coords: CoordsOpt = None,
+    crs: CrsOpt = None,
+    base_year: BaseYearOpt = None,
 ) -> None:
     """Run scenarios (sharing the county and road graph) and write the comparison."""
     from schoolplan.scenario import load_scenario
 
     lang = check_lang(lang)
     _check_out(out, overwrite=overwrite)
-    loaded = [load_scenario(p) for p in scenarios]
+    loaded = _with_county_options([load_scenario(p) for p in scenarios], coords, crs, base_year)
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise SchoolplanError("two scenario files have the same name", rows=names,
@@ -301,6 +369,9 @@ def sweep(
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = False,
     strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit or the data raise "
                                               "warnings.")] = False,
+    coords: CoordsOpt = None,
+    crs: CrsOpt = None,
+    base_year: BaseYearOpt = None,
 ) -> None:
     """Run one scenario over several values of a parameter: trade-off curves."""
     from schoolplan.config import load_scenario, scenario_dict
@@ -321,7 +392,8 @@ def sweep(
         sc["name_zh"] = f"{sc.get('name_zh', base.stem)}（{path[1]}={v}）"
         sc["name_en"] = f"{sc.get('name_en', base.stem)} ({path[1]}={v})"
         safe = re.sub(r"[^\w.-]+", "_", f"{base.stem}_{path[1]}_{v}")  # a name for files and layers
-        variants.append(load_scenario(data, name=safe))
+        variants.append(load_scenario(data, name=safe, file=base))
+    variants = _with_county_options(variants, coords, crs, base_year)
 
     def tradeoff(results: list[Any]) -> dict[str, str]:
         import pandas as pd
@@ -349,6 +421,9 @@ def demo(
     lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
     maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
     strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit.")] = False,
+    coords: CoordsOpt = None,
+    crs: CrsOpt = None,
+    base_year: BaseYearOpt = None,
 ) -> None:
     """Run the three demo scenarios on the bundled county (现状; 两集中 20 min; 两集中 + boarding 30 min)."""
     from schoolplan.county import county_summary
@@ -356,11 +431,12 @@ def demo(
 
     lang = check_lang(lang)
     _check_out(out, overwrite=False)
-    county = _load(demo_county_path(), None)
+    county = _load(demo_county_path(), coords, crs, base_year)
     for table in _summary_tables(county_summary(county, road_km=_road_km(county)), lang):
         console.print(table)
     folder = demo_county_path() / "scenarios"
-    scenarios = [load_scenario(folder / f"{n}.toml") for n in DEMO_SCENARIOS]
+    scenarios = _with_county_options([load_scenario(folder / f"{n}.toml") for n in DEMO_SCENARIOS], coords, crs,
+                                     base_year)
     results = _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county)
     if strict and _failed(results):
         raise typer.Exit(3)
@@ -408,15 +484,56 @@ def batch(
 
 
 def _interrupted() -> int:
+    """Say that the run stopped (Ctrl-C, or SIGTERM/SIGHUP from the system) and return the exit code."""
+    signum = _STATE.get("signal")
+    if signum is not None and signum != signal.SIGINT:
+        name = signal.Signals(signum).name
+        err_console.print(f"terminated ({name}); outputs of this run were not written, earlier outputs are intact",
+                          soft_wrap=True)
+        return 128 + int(signum)
     err_console.print("interrupted; outputs of this run were not written, earlier outputs are intact",
                       soft_wrap=True)
     return 130
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    """SIGTERM/SIGHUP handled like Ctrl-C: unwind (temporary output folders are removed), then exit."""
+    _STATE["signal"] = signum
+    raise KeyboardInterrupt
+
+
+def _install_signals() -> dict[int, Any]:
+    """Route SIGTERM (and SIGHUP) through KeyboardInterrupt; returns the previous handlers (main thread only)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            old[sig] = signal.signal(sig, _on_signal)
+        except (ValueError, OSError):  # not allowed here
+            continue
+    return old
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``schoolplan`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    _STATE["signal"] = None
+    previous = _install_signals()
+    try:
+        return _main(args, debug)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main(args: list[str], debug: bool) -> int:
     try:
         result = app(args=args, prog_name="schoolplan", standalone_mode=False)
         code = int(result or 0) if isinstance(result, int) else 0
@@ -424,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     except SchoolplanError as exc:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {safe_text(exc)}", soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
@@ -443,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             return _interrupted()
         if debug:
             raise
-        err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))}\n"
+        err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {safe_text(exc)}\n"
                           f"This is a bug in schoolplan {__version__}; please report it with the command "
                           f"you ran at {REPORT_URL} (run again with --debug for the traceback).", soft_wrap=True)
         return 1

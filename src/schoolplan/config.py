@@ -21,6 +21,9 @@ that names them. Example::
 from __future__ import annotations
 
 import copy
+import difflib
+import math
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,13 +31,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schoolplan._text import parse_year
 from schoolplan.errors import ConfigError
 
-__all__ = ["Scenario", "load_scenario", "scenario_dict"]
+__all__ = ["Scenario", "load_scenario", "safe_name", "scenario_dict"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ScenarioSection(_Strict):
@@ -43,12 +47,24 @@ class ScenarioSection(_Strict):
     name_zh: str = "方案"
     name_en: str = "Scenario"
     county: Path = Path(".")
-    coords: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = "wgs84"
+    #: lon/lat system of the county's tables; None = ``county.toml``'s ``coords``, else wgs84.
+    coords: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] | None = None
+    #: working metric CRS (e.g. "EPSG:4547"); None = ``county.toml``'s ``crs``, else chosen from the townships.
+    crs: str | None = None
+    #: register year; None = ``county.toml``'s ``base_year``, else the latest enrolment year.
+    base_year: int | None = Field(None, ge=1990, le=2100)
     target_year: int = Field(2030, ge=2000, le=2100)
     horizon_year: int = Field(2035, ge=2000, le=2100)
     standards: str = "cn_national"
     seed: int = 0
     lang: Literal["zh", "en"] = "zh"
+
+    @field_validator("base_year", "target_year", "horizon_year", mode="before")
+    @classmethod
+    def _year_text(cls, v: Any) -> Any:
+        """Years written as text ("2024年", "２０２４") are read as numbers."""
+        year = parse_year(v) if isinstance(v, str) else None
+        return year if year is not None else v
 
     @model_validator(mode="after")
     def _target_within_horizon(self) -> ScenarioSection:
@@ -125,11 +141,21 @@ class Scenario(_Strict):
 
     @field_validator("costs")
     @classmethod
-    def _costs_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = [k for k, x in v.items() if x < 0]
+    def _costs_known_and_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if not math.isfinite(x) or x < 0]
         if bad:
-            raise ValueError(f"costs must be ≥ 0: {', '.join(bad)}")
+            raise ValueError(f"costs must be ≥ 0 and finite (万元): {', '.join(bad)}")
+        allowed = cost_keys()
+        unknown = [k for k in v if k not in allowed]
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, sorted(allowed), n=1) for k in unknown}
+            said = ", ".join(f"'{k}'" + (f" (did you mean '{h[0]}'?)" if h else "") for k, h in hints.items())
+            raise ValueError(f"unknown cost(s) {said}; allowed: {', '.join(sorted(allowed))}")
         return v
+
+    def county_options(self) -> dict[str, Any]:
+        """Options for :func:`schoolplan.county.load_county` (None = ``county.toml``, else the default)."""
+        return {"coords": self.scenario.coords, "crs": self.scenario.crs, "base_year": self.scenario.base_year}
 
     def rules(self) -> dict[str, Any]:
         """Overrides for :func:`schoolplan.consolidate.make_rules`: only the keys this scenario sets."""
@@ -151,6 +177,21 @@ class Scenario(_Strict):
         return {k: v for k, v in out.items() if v is not None and v != {}}
 
 
+def cost_keys() -> set[str]:
+    """Keys allowed in a scenario's ``[costs]``: the consolidation rules' unit costs and the standards' costs."""
+    from schoolplan.consolidate import default_rules
+    from schoolplan.standards import load_standards
+
+    std = load_standards()
+    return set(default_rules(std).costs) | set(std["costs"])
+
+
+def safe_name(stem: str) -> str:
+    """A scenario key usable in file and layer names: ``"..."`` → ``"scenario"``, ``"a/b"`` → ``"a_b"``."""
+    name = re.sub(r"[^\w.-]+", "_", stem).strip("._ ")
+    return name or "scenario"
+
+
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -169,12 +210,18 @@ _PATH_KEYS = (("scenario", "county"), ("scenario", "standards"), ("network", "pr
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError("scenario file not found", file=str(path), fix="check the path")
+    if path.is_dir():
+        raise ConfigError("the scenario path is a folder, not a TOML file", file=str(path),
+                          fix="give the scenario file (e.g. scenarios/base.toml)")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path), fix="check quotes, brackets and '=' signs") from None
     except UnicodeDecodeError:
         raise ConfigError("the scenario file is not UTF-8", file=str(path), fix="save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the scenario file: {exc.strerror or exc}", file=str(path),
+                          fix="check the file's permissions") from None
     # resolve paths relative to this file (county folder, standards and speed-profile TOML files)
     for section, key in _PATH_KEYS:
         sub = data.get(section)
@@ -232,7 +279,8 @@ def _explain(exc: ValidationError, file: str) -> ConfigError:
                        fix="correct the keys and values named above")
 
 
-def load_scenario(path: str | Path | Mapping[str, Any], *, name: str | None = None) -> Scenario:
+def load_scenario(path: str | Path | Mapping[str, Any], *, name: str | None = None,
+                  file: str | Path | None = None) -> Scenario:
     """Load and validate a scenario file (or a mapping of the same shape).
 
     Parameters
@@ -240,7 +288,11 @@ def load_scenario(path: str | Path | Mapping[str, Any], *, name: str | None = No
     path
         TOML file, or a dict (paths then relative to the working directory).
     name
-        Scenario key; the file stem by default.
+        Scenario key; the file stem by default (made safe for file names: a file called
+        ``...toml`` gives ``"scenario"``).
+    file
+        For a dict: the file it came from, named in error messages (e.g. the base file of
+        a sweep) instead of ``<dict>``.
 
     Returns
     -------
@@ -252,19 +304,38 @@ def load_scenario(path: str | Path | Mapping[str, Any], *, name: str | None = No
         Naming the file, the key and the allowed values.
     """
     if isinstance(path, Mapping):
-        data, file, stem = copy.deepcopy(dict(path)), "<dict>", name or "scenario"
+        data, where, stem = copy.deepcopy(dict(path)), str(file) if file else "<dict>", name or "scenario"
+        source = Path(file).resolve() if file else None
     else:
         p = Path(path)
-        data, file, stem = scenario_dict(p), str(p), name or p.stem
+        data, where, stem = scenario_dict(p), str(p), name or p.stem
+        source = p.resolve()
     data.pop("inherit", None)
+    file = where
     try:
-        sc = Scenario(**data, name=stem, source=None if file == "<dict>" else Path(file).resolve())
+        sc = Scenario(**data, name=safe_name(stem), source=source)
     except ValidationError as exc:
         raise _explain(exc, file) from None
     except TypeError as exc:
         raise ConfigError(f"invalid scenario: {exc}", file=file, fix="use the documented sections") from None
     _check_references(sc, file)
     return sc
+
+
+#: Plausible speeds of a profile, km/h (walking 2–7, buses up to 80, nothing above 150).
+_PROFILE_SPEEDS_KMH = (0.5, 150.0)
+
+
+def _check_profile_speeds(profile: Any, key: str, file: str) -> None:
+    lo, hi = _PROFILE_SPEEDS_KMH
+    speeds = {f"speeds_kmh.{k}": v for k, v in profile.speeds_kmh.items()}
+    speeds |= {"default_speed_kmh": profile.default_speed_kmh, "access_speed_kmh": profile.access_speed_kmh}
+    bad = {k: v for k, v in speeds.items() if not (math.isfinite(v) and lo <= v <= hi)}
+    if bad:
+        k, v = next(iter(bad.items()))
+        raise ConfigError(f"speed profile '{profile.name}': {k} = {v:g} km/h is outside {lo:g}–{hi:g} km/h",
+                          file=file, column=f"network.{key}", rows=list(bad),
+                          fix="speeds are km/h of a vehicle or a walker on that road class; correct the profile")
 
 
 def _check_references(sc: Scenario, file: str) -> None:
@@ -280,11 +351,22 @@ def _check_references(sc: Scenario, file: str) -> None:
         std = load_standards(None if sc.scenario.standards == "cn_national" else sc.scenario.standards,
                              overrides=sc.standards_overrides or None)
         for key in ("profile", "walk_profile"):
-            load_profile(getattr(sc.network, key))
+            _check_profile_speeds(load_profile(getattr(sc.network, key)), key, file)
     except ConfigError as exc:
         exc.file = exc.file or file
         exc.column = exc.column or "scenario.standards / standards_overrides / network.profile"
         raise
+    if sc.scenario.crs is not None:
+        from pyproj import CRS
+
+        try:
+            projected = CRS.from_user_input(sc.scenario.crs).is_projected
+        except Exception:  # pyproj's CRSError
+            projected = None
+        if not projected:
+            raise ConfigError(f"scenario.crs '{sc.scenario.crs}' is not a projected CRS", file=file,
+                              column="scenario.crs", fix='give a projected EPSG code such as "EPSG:4547", or leave '
+                              "crs out to choose it from the townships")
     presets = std.get("service_radius_presets", {})
     if sc.reserve.enabled and sc.reserve.radius_preset not in presets:
         raise ConfigError(f"unknown service-radius preset '{sc.reserve.radius_preset}'", file=file,

@@ -466,13 +466,15 @@ def _sheet(wb: Any, title: str, frame: pd.DataFrame, labels: dict[str, tuple[str
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    from schoolplan.io import safe_cell_value  # user text stays text (no formulas), XML-safe
+
     ws = wb.create_sheet(title)
     cols = list(frame.columns)
-    ws.append([labels.get(c, (c, c))[0] for c in cols])
-    ws.append([labels.get(c, (c, c))[1] for c in cols])
+    ws.append([safe_cell_value(labels.get(c, (c, c))[0]) for c in cols])
+    ws.append([safe_cell_value(labels.get(c, (c, c))[1]) for c in cols])
     for row in frame.itertuples(index=False):
-        ws.append([None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else
-                   (v.item() if isinstance(v, np.generic) else v) for v in row])
+        ws.append([safe_cell_value(None if (v is pd.NA or (isinstance(v, float) and np.isnan(v))) else
+                                   (v.item() if isinstance(v, np.generic) else v)) for v in row])
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDEBF7")
     for cell in ws[1]:

@@ -79,10 +79,8 @@ def write_scenario(path: Path, county: Path | str, **sections: dict[str, object]
     Target year 2026, horizon 2028 and reserved land off unless given: a run of the
     tiny county then takes about two seconds.
     """
-    text = ["[scenario]", f"county = {json.dumps(str(county))}", "target_year = 2026", "horizon_year = 2028"]
-    extra_scenario = sections.pop("scenario", {})
-    for k, v in extra_scenario.items():
-        text.append(f"{k} = {json.dumps(v)}")
+    head = {"county": str(county), "target_year": 2026, "horizon_year": 2028, **sections.pop("scenario", {})}
+    text = ["[scenario]", *(f"{k} = {json.dumps(v)}" for k, v in head.items())]
     sections.setdefault("reserve", {"enabled": False})
     for name, values in sections.items():
         text.append(f"[{name}]")
