@@ -38,6 +38,7 @@ __all__ = [
     "LEVEL_GRADES",
     "LEVEL_LABELS",
     "MODES",
+    "REUSES",
     "STAGES",
     "STAGE_ENTRY_AGES",
     "STAGE_GRADES",
@@ -163,6 +164,19 @@ MODES: dict[str, dict[str, str]] = {
     "no_route": {"zh": "无道路连通", "en": "No road route"},
     "unserved": {"zh": "无法安置", "en": "Unserved"},
 }
+
+
+# --------------------------------------------------------------------------- reuse of vacated buildings
+#: Suggested reuse of a vacated school building (校舍再利用) with labels. A plan's ``reuse``
+#: value is one key, or several joined by "/" ("community/kindergarten").
+REUSES: dict[str, dict[str, str]] = {
+    "kindergarten": {"zh": "改建为幼儿园", "en": "Convert to a kindergarten"},
+    "community": {"zh": "社区服务用房", "en": "Community use"},
+    "teaching_point": {"zh": "保留为教学点", "en": "Keep as a teaching point"},
+    "boarding": {"zh": "寄宿生宿舍", "en": "Boarding house"},
+    "other": {"zh": "其他公益用途", "en": "Other public use"},
+}
+# --------------------------------------------------------------------------- end of reuse block
 
 
 @dataclass(frozen=True)
