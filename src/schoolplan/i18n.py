@@ -124,6 +124,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "stage_indicators": ("指标与自检", "indicators and audit"),
     "stage_done": ("完成", "done"),
     "stage_writing": ("写出报告、表格和图层", "writing report, workbook and layers"),
+    "stage_report": ("写出报告 report.html（含地图）", "writing report.html (with maps)"),
+    "stage_workbook": ("写出表格 comparison.xlsx", "writing comparison.xlsx"),
+    "stage_layers": ("写出图层 results.gpkg", "writing results.gpkg"),
     "stage_summary": ("县域概况", "county summary"),
     # why pupils are not placed or routed
     "cause_capacity": ("接收学校已满", "receiving schools full"),

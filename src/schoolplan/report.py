@@ -13,7 +13,7 @@ import json
 import platform
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -1040,6 +1040,7 @@ def write_outputs(
     maps: bool = True,
     inputs: Any = None,
     extra: Mapping[str, str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Write report.html, comparison.xlsx, results.gpkg, scenario copies and run.json.
 
@@ -1061,6 +1062,8 @@ def write_outputs(
     extra
         More text files (file name → content, e.g. ``tradeoff.csv``) written in the same
         folder, so that they appear together with the rest or not at all.
+    progress
+        Called with ``"report"``, ``"workbook"`` and ``"layers"`` as each file is started.
 
     Returns
     -------
@@ -1071,7 +1074,7 @@ def write_outputs(
     previous = (target / "run.json").exists()  # our own earlier outputs may always be replaced
     try:
         return _write_outputs(results, target, lang=lang, overwrite=overwrite or previous, maps=maps,
-                              inputs=inputs, extra=extra)
+                              inputs=inputs, extra=extra, progress=progress or (lambda _step: None))
     except OSError as exc:  # disk full, permissions, a folder vanished: the user's environment, not a bug
         from schoolplan.errors import OutputError
 
@@ -1081,12 +1084,15 @@ def write_outputs(
 
 
 def _write_outputs(results: Sequence[ScenarioResult], target: Path, *, lang: str, overwrite: bool, maps: bool,
-                   inputs: Any, extra: Mapping[str, str] | None) -> Path:
+                   inputs: Any, extra: Mapping[str, str] | None, progress: Callable[[str], None]) -> Path:
     for r in results:  # scenario names become file and layer names: they must not leave the folder
         _inside(target, f"scenarios/{r.name}.toml")
     with atomic_dir(target, overwrite=overwrite) as tmp:
+        progress("report")
         (tmp / "report.html").write_text(render_html(results, lang=lang, maps=maps), encoding="utf-8")
+        progress("workbook")
         write_xlsx(results, tmp / "comparison.xlsx", lang=lang)
+        progress("layers")
         write_gpkg(_gpkg_layers(results), tmp / "results.gpkg")
         if inputs is not None:
             write_gpkg({k: v for k, v in inputs.layers().items() if len(v)}, tmp / "inputs_clean.gpkg")
