@@ -51,7 +51,7 @@ from conftest import (
     villages_frame,
 )
 from schoolplan import coords
-from schoolplan.cli import REPORT_URL, main
+from schoolplan.cli import SUPPORT, main
 from schoolplan.county import County, load_county
 from schoolplan.errors import DataWarning, SchoolplanError, UnreachableWarning
 
@@ -1044,7 +1044,8 @@ def _(ctx: Ctx, c: Case) -> None:
 
 
 @case("cli_internal_error", "cli", "a bug inside schoolplan (any non-user error)", "exit 1",
-      "This is a bug in schoolplan", "report it at the address printed, with the command; --debug shows the traceback")
+      "This is a bug in schoolplan", "report it as the README's Support section says, with the command and the log "
+      "file named (it holds the traceback); --debug shows it")
 def _(ctx: Ctx, c: Case) -> None:
     import schoolplan.county
 
@@ -1055,7 +1056,9 @@ def _(ctx: Ctx, c: Case) -> None:
 
     ctx.monkeypatch.setattr(schoolplan.county, "county_summary", bug)
     err = cli(ctx, c, ["info", str(f), "--no-roads"], code=1)
-    assert REPORT_URL in err and "--debug" in err and "ZeroDivisionError" in err
+    assert SUPPORT in err and "--debug" in err and "ZeroDivisionError" in err
+    log = Path(re.search(r"the log (\S+) ", err.replace("\n", " ")).group(1))
+    assert "ZeroDivisionError" in log.read_text(encoding="utf-8") and "Traceback" in log.read_text(encoding="utf-8")
 
 
 @case("cli_debug", "cli", "schoolplan --debug info nowhere", "traceback", "county path not found",

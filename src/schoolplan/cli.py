@@ -736,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
             log.write(f"error: {exc}")
             where = f"\n(log: {log.close(written=False)})"
             _STATE["log"] = None
-        err_console.print(f"[bold red]{'错误' if _lang() == 'zh' else 'error'}:[/bold red] {escape(str(exc))}"
+        err_console.print(f"[bold red]{'错误 error' if _lang() == 'zh' else 'error'}:[/bold red] {escape(str(exc))}"
                           f"{escape(where)}", soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
