@@ -53,7 +53,7 @@ from conftest import (
     villages_frame,
 )
 from schoolplan import coords
-from schoolplan.cli import REPORT_URL, main
+from schoolplan.cli import SUPPORT, main
 from schoolplan.county import County, load_county
 from schoolplan.errors import DataWarning, SchoolplanError, UnreachableWarning
 
@@ -1046,7 +1046,8 @@ def _(ctx: Ctx, c: Case) -> None:
 
 
 @case("cli_internal_error", "cli", "a bug inside schoolplan (any non-user error)", "exit 1",
-      "This is a bug in schoolplan", "report it at the address printed, with the command; --debug shows the traceback")
+      "This is a bug in schoolplan", "report it as the README's Support section says, with the command and the log "
+      "file named (it holds the traceback); --debug shows it")
 def _(ctx: Ctx, c: Case) -> None:
     import schoolplan.county
 
@@ -1057,7 +1058,9 @@ def _(ctx: Ctx, c: Case) -> None:
 
     ctx.monkeypatch.setattr(schoolplan.county, "county_summary", bug)
     err = cli(ctx, c, ["info", str(f), "--no-roads"], code=1)
-    assert REPORT_URL in err and "--debug" in err and "ZeroDivisionError" in err
+    assert SUPPORT in err and "--debug" in err and "ZeroDivisionError" in err
+    log = Path(re.search(r"the log (\S+) ", err.replace("\n", " ")).group(1))
+    assert "ZeroDivisionError" in log.read_text(encoding="utf-8") and "Traceback" in log.read_text(encoding="utf-8")
 
 
 @case("cli_debug", "cli", "schoolplan --debug info nowhere", "traceback", "county path not found",
@@ -1755,7 +1758,7 @@ def _(ctx: Ctx, c: Case) -> None:
     path = write_xlsx([dataclasses.replace(res, plan=plan)], ctx.tmp / "c.xlsx")
     wb = openpyxl.load_workbook(path)
     ws = wb["schools"]
-    col = [cell.value for cell in ws[2]].index("Name") + 1
+    col = [cell.value for cell in ws[2]].index("School") + 1
     values = [ws.cell(row=r, column=col) for r in range(3, 3 + len(names))]
     assert all(v.data_type == "s" for v in values)
     assert [v.value for v in values] == ["'" + n for n in names]

@@ -13,7 +13,8 @@ def test_band_chart_is_valid_svg_and_escapes() -> None:
     root = ET.fromstring(svg)
     assert root.tag.endswith("svg")
     assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert svg.count("<circle") == 2 and "<polygon" in svg
+    assert svg.count("<circle") == 2 + 1 and "<polygon" in svg  # two observations, one legend dot
+    assert 'class="capacity"' in svg and "min-height:400px" in svg
 
 
 def test_bar_chart() -> None:

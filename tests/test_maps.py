@@ -160,7 +160,7 @@ def _layer(m, key: str) -> maps.FeatureLayer:
 
 
 def _legend(m) -> str:
-    return next(c for c in m._children.values() if type(c).__name__ == "_Legend").html
+    return next(c for c in m._children.values() if type(c).__name__ == "Legend").html
 
 
 def _shown_elements(m) -> int:
@@ -194,7 +194,7 @@ def test_plan_map_layers_and_counts(result: ScenarioResult) -> None:
     names = list(layers)
     assert names[0].startswith("学校 · 幼儿园") and "(2)" in names[1]
     assert any(type(c).__name__ == "LayerControl" for c in m._children.values())
-    assert sum(type(c).__name__ == "_Legend" for c in m._children.values()) == 1
+    assert sum(type(c).__name__ == "Legend" for c in m._children.values()) == 1
     # decisions: every one present once in the school layers, and as a legend toggle
     decisions = [f["properties"]["decision"] for k in EXPECTED_LAYERS if k.startswith("schools")
                  for f in _layer(m, k).features]
@@ -251,7 +251,7 @@ def test_popups_have_facts_and_reasons(result: ScenarioResult) -> None:
     assert "kindergarten" in c1["properties"]["popup"] and "because convert" in c1["properties"]["popup"]
     zh = maps.plan_map(result, basemap="none", lang="zh")
     v2 = next(f for f in _layer(zh, "villages").features if f["properties"]["id"] == "V2")["properties"]["popup"]
-    assert "寄宿" in v2 and "小学4–6年级" in v2 and "8 → 35" in v2
+    assert "寄宿" in v2 and "小学4–6年级" in v2 and "8.0 → 35.0" in v2
     z1 = next(f for f in _layer(zh, "deficit").features if f["properties"]["id"] == "Z1")["properties"]
     assert z1["seats_short"] == 360 and "小学缺口300" in z1["popup"]
 
@@ -355,7 +355,7 @@ def test_layout_plan_with_and_without_county(result: ScenarioResult, county: Cou
                          basemap="none", title="测试")
     assert {v["key"] for v in maps.map_layers(full).values()} == set(EXPECTED_LAYERS)
     # the view fits the county outline
-    fit = next(c for c in full._children.values() if type(c).__name__ == "FitBounds")
+    fit = next(c for c in full._children.values() if type(c).__name__ == "FitOnShow")
     (s, w), (n, e) = fit.bounds
     assert w == pytest.approx(LON0, abs=1e-4) and e == pytest.approx(LON0 + 0.2, abs=1e-4)
     assert s == pytest.approx(LAT0, abs=1e-4) and n == pytest.approx(LAT0 + 0.1, abs=1e-4)

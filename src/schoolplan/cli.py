@@ -1,19 +1,56 @@
-"""Command line: ``schoolplan info``, ``schoolplan demo`` and friends.
+"""Command line: ``schoolplan info | run | sweep | demo`` (学校布局规划命令行).
 
-User errors print one message naming the file, column, rows and the fix and exit
-with code 2 (``--debug`` shows the traceback); internal errors say where to
-report them and exit with code 1.
+Global options may come before or after the command (``schoolplan --lang en run a.toml``
+and ``schoolplan run a.toml --lang en`` are the same):
+
+``--lang zh|en``
+    Language of the report, the workbook's words and the terminal (default zh).
+``--debug``
+    Show the traceback of an error (for reporting bugs).
+``--quiet`` / ``-q``
+    Print errors only: no progress bars, tables or warnings (they are all in the
+    report and the log).
+
+Exit codes
+----------
+====  ==========================================================================
+0     success
+1     internal error: a bug in schoolplan (the message names the log with the
+      traceback and the README's support section)
+2     user error: a bad input file, option or scenario (one message naming the
+      file, layer, column, rows and the fix; nothing is written)
+3     ``--strict``: a plan fails its audit or the data raise warnings (the
+      outputs are written all the same)
+130   interrupted (Ctrl-C): the outputs of this run are not written, earlier
+      outputs are intact
+====  ==========================================================================
+
+Log
+---
+``run``, ``sweep`` and ``demo`` keep a log of the run: the command, each stage with
+its time, every warning, and whatever the solvers print (HiGHS writes to the log,
+never to the terminal). It is written into the output folder as
+``schoolplan.log``; a run that fails or is interrupted leaves it next to the folder
+as ``<out>.log``. A crash outside a run writes ``schoolplan-crash-<pid>.log`` in the
+temporary folder. The crash message names the file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import os
+import platform
 import re
 import signal
 import sys
+import tempfile
+import time
+import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import click
 import typer
@@ -23,17 +60,38 @@ from rich.table import Table
 
 from schoolplan import __version__
 from schoolplan.errors import SchoolplanError
+from schoolplan.fmt import number
 from schoolplan.i18n import check_lang, t
 
-__all__ = ["app", "main", "safe_text"]
+__all__ = ["EXIT_CODES", "SUPPORT", "app", "main", "safe_text"]
 
-REPORT_URL = "https://github.com/schoolplan/schoolplan/issues"
+#: Where to report a bug: the README section that says how (and what to attach).
+SUPPORT = 'README.md, section "Support / 问题反馈"'
+
+#: Exit codes of the ``schoolplan`` command.
+EXIT_CODES: dict[int, tuple[str, str]] = {
+    0: ("成功", "success"),
+    1: ("程序内部错误（请按 README 的“问题反馈”报告，附日志）", "internal error (a bug: report it as the README's "
+        "support section says, with the log)"),
+    2: ("输入、参数或方案文件有误（提示会写明文件、列、行和改法）", "user error (bad input, option or scenario file; the "
+        "message names file, column, rows and the fix)"),
+    3: ("--strict：方案自检未通过或数据有质量提示（结果已写出）", "--strict: a plan fails its audit or the data raise "
+        "warnings (outputs are written)"),
+    130: ("已中断（Ctrl-C），之前的结果保持不变", "interrupted (Ctrl-C); earlier outputs are intact"),
+}
+
 DEMO_COUNTY = Path(__file__).resolve().parents[2] / "data" / "demo_county"
 DEMO_SCENARIOS = ("status_quo", "two_concentrations_20", "two_concentrations_boarding_30")
 
+_EPILOG = ("退出码 Exit codes: " + "; ".join(f"{k} {zh} / {en}" for k, (zh, en) in EXIT_CODES.items())
+           + ".  全局选项 --lang、--debug、--quiet 可放在命令前后 / global options may come before or after "
+           "the command.  问题反馈 Support: " + SUPPORT + ".")
+
 app = typer.Typer(
     name="schoolplan",
-    help="County school-layout planning (学校布局规划): 两集中 consolidation, seat demand, reserved land.",
+    help="县域学校布局规划：两集中撤并、学位需求预测、预留用地、方案比较。 County school-layout planning: 两集中 "
+         "consolidation, seat demand, reserved land, scenario comparison.",
+    epilog=_EPILOG,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -41,7 +99,25 @@ app = typer.Typer(
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-_STATE: dict[str, Any] = {"debug": False, "signal": None}
+_STATE: dict[str, Any] = {"debug": False, "quiet": False, "lang": None, "log": None, "signal": None}
+
+LangOpt = Annotated[str | None, typer.Option(
+    "--lang", help="语言 zh 或 en（报告、表格和终端）。 Language zh or en (report, workbook, terminal).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="出错时显示回溯（报告程序错误用）。 Show the traceback "
+                                                        "of an error.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="只显示错误。 Print errors only (no progress, tables "
+                                                              "or warnings).")]
+#: Options every command accepts, before or after its name (flag → takes a value).
+_GLOBAL_OPTIONS = {"--debug": False, "--quiet": False, "-q": False, "--lang": True}
+
+
+def _globals(lang: str | None = None, debug: bool = False, quiet: bool = False) -> str:
+    """Record global options given to a command; return the language in force."""
+    _STATE["debug"] = _STATE["debug"] or debug
+    _STATE["quiet"] = _STATE["quiet"] or quiet
+    if lang is not None:
+        _STATE["lang"] = check_lang(lang)
+    return _STATE["lang"] or "zh"
 
 #: Characters that could drive a terminal (escape sequences, bidi overrides) in user text.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -70,11 +146,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+                                          help="显示版本。 Show the version and exit.")] = False,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """County school-layout planning (学校布局规划)."""
-    _STATE["debug"] = debug
+    """县域学校布局规划 County school-layout planning (学校布局规划)."""
+    _globals(lang, debug, quiet)
 
 
 def demo_county_path() -> Path:
@@ -85,6 +163,146 @@ def demo_county_path() -> Path:
     return DEMO_COUNTY
 
 
+# --------------------------------------------------------------------------- log and solver output
+class _RunLog:
+    """The log of one command's run: ``<out>.log`` while it runs, ``<out>/schoolplan.log`` once written."""
+
+    NAME = "schoolplan.log"
+
+    def __init__(self, out: Path) -> None:
+        target = out.resolve()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = target.with_name(f"{target.name}.log")
+        self.final = target / self.NAME
+        self.path.write_text("", encoding="utf-8")
+        self.fh: IO[str] = self.path.open("a", encoding="utf-8", buffering=1)  # O_APPEND: C output interleaves
+        self.start = time.perf_counter()
+        self.write(f"schoolplan {__version__} · Python {platform.python_version()} · {platform.platform()}")
+        self.write(f"started {dt.datetime.now().isoformat(timespec='seconds')}")
+        self.write("command: schoolplan " + " ".join(_STATE.get("argv", [])))
+
+    def write(self, text: str) -> None:
+        """Append a line with the seconds since the start."""
+        if not self.fh.closed:
+            self.fh.write(f"[{time.perf_counter() - self.start:8.1f}s] {text}\n")
+            self.fh.flush()
+
+    def fileno(self) -> int:
+        return self.fh.fileno()
+
+    def text(self) -> str:
+        """Everything logged so far."""
+        self.fh.flush()
+        return self.path.read_text(encoding="utf-8", errors="replace")
+
+    def close(self, *, written: bool) -> Path:
+        """Close the log; when the outputs were written (holding a copy), remove the one next to the folder."""
+        if not self.fh.closed:
+            self.fh.close()
+        if written and self.final.exists():
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            return self.final
+        return self.path
+
+    @property
+    def shown_path(self) -> Path:
+        """Where the log is now (for messages)."""
+        return self.final if self.fh.closed and not self.path.exists() else self.path
+
+
+@contextlib.contextmanager
+def _solver_output_to(log: _RunLog) -> Iterator[IO[str] | None]:
+    """Send what C libraries print on file descriptors 1 and 2 (HiGHS' banner and logs) into the log.
+
+    Yields a stream to the real standard error (for progress bars), or None when
+    the descriptors cannot be redirected (then nothing changes).
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        saved = (os.dup(1), os.dup(2))
+    except OSError:
+        yield None
+        return
+    term = os.fdopen(os.dup(saved[1]), "w", encoding=getattr(sys.stderr, "encoding", None) or "utf-8",
+                     errors="replace", buffering=1)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+        yield term
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        with contextlib.suppress(Exception):
+            term.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        term.close()
+
+
+class _Progress:
+    """Stage names with a progress bar (a terminal) or one line per stage (a pipe); nothing when quiet."""
+
+    def __init__(self, term: IO[str] | None, lang: str, total: int, log: _RunLog | None) -> None:
+        self.lang, self.log, self.total = lang, log, max(total, 1)
+        self.quiet = bool(_STATE["quiet"])
+        self.term = term if term is not None else sys.stderr
+        self.bar: Any = None
+        self.done = 0
+        self.last: tuple[str, float] | None = None
+        if not self.quiet and self.term.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(file=self.term, highlight=False), transient=True)
+            self.task = self.bar.add_task("schoolplan", total=self.total)
+            self.bar.start()
+
+    def stage(self, what: str, stage: str) -> None:
+        """A stage starts (``stage`` is a key of the runner: load, network, travel_times ...)."""
+        now = time.perf_counter()
+        if self.last is not None and self.log is not None:
+            self.log.write(f"  done in {now - self.last[1]:.1f}s")
+        label = t(f"stage_{stage}", self.lang)
+        text = f"{what} · {label}" if what else label
+        self.last = (text, now)
+        if self.log is not None:
+            self.log.write(text)
+        if stage == "done":
+            self.done += 1
+            if self.bar is not None:
+                self.bar.update(self.task, advance=1)
+            return
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=escape(text))
+        elif not self.quiet:
+            self.term.write(f"[{min(self.done, self.total)}/{self.total}] {text}\n")
+            self.term.flush()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.total)
+            self.bar.stop()
+            self.bar = None
+        if self.last is not None and self.log is not None:
+            self.log.write(f"  done in {time.perf_counter() - self.last[1]:.1f}s")
+            self.last = None
+
+
+# --------------------------------------------------------------------------- printing
 def _summary_tables(summary: dict[str, Any], lang: str) -> list[Table]:
     head = Table(title=f"{t('summary_title', lang)}: {safe_text(summary['name'])}"
                  + (f" ({safe_text(summary['name_en'])})" if summary.get("name_en") and lang == "en" else ""),
@@ -95,44 +313,60 @@ def _summary_tables(summary: dict[str, Any], lang: str) -> list[Table]:
     rows = [
         (t("crs", lang), safe_text(f"{summary['crs']} — {summary['crs_name']}")),
         (t("extent", lang), f"{ext[0]}, {ext[1]} … {ext[2]}, {ext[3]}"),
-        (t("townships", lang), f"{summary['townships']} ({t('county_seat', lang)}: "
-                               f"{safe_text(summary['county_seat'])})"),
-        (t("villages", lang), str(summary["villages"])),
-        (t("zones", lang), str(summary["zones"])),
-        (t("sites", lang), str(summary["sites"])),
-        (t("population", lang), f"{summary['population']:,}" if summary["population"] is not None else "—"),
+        (t("townships", lang), f"{summary['townships']} ({t('county_seat', lang)}: {safe_text(summary['county_seat'])})"),
+        (t("villages", lang), number(summary["villages"])),
+        (t("zones", lang), number(summary["zones"])),
+        (t("sites", lang), number(summary["sites"])),
+        (t("population", lang), number(summary["population"])),
         (t("base_year", lang), str(summary["base_year"])),
-        (t("road_km", lang), "—" if summary["road_km"] is None else f"{summary['road_km']:,.1f}"),
+        (t("road_km", lang), number(summary["road_km"], "decimal")),
     ]
     births = summary["births"]
     if births:
         years = sorted(births)
         peak = max(births, key=births.__getitem__)
-        rows.append((t("births", lang), f"{years[0]}: {births[years[0]]:,} · {t('peak', lang)} {peak}: "
-                     f"{births[peak]:,} · {years[-1]}: {births[years[-1]]:,}"))
+        rows.append((t("births", lang), f"{years[0]}: {number(births[years[0]])} · {t('peak', lang)} {peak}: "
+                     f"{number(births[peak])} · {years[-1]}: {number(births[years[-1]])}"))
     for k, v in rows:
         head.add_row(k, v)
     levels = Table(title=t("schools", lang))
     for col in ("level", "open", "closed", "pupils", "children"):
         levels.add_column(t(col, lang), justify="right" if col != "level" else "left")
     for lv, counts in summary["schools"].items():
-        levels.add_row(t(lv, lang), str(counts["open"]), str(counts["closed"]),
-                       f"{summary['pupils'].get(lv, 0):,}", f"{summary['children'].get(lv, 0):,}"
-                       if lv in summary["children"] else "")
+        levels.add_row(t(lv, lang), number(counts["open"]), number(counts["closed"]),
+                       number(summary["pupils"].get(lv, 0)),
+                       number(summary["children"].get(lv, 0)) if lv in summary["children"] else "")
     return [head, levels]
 
 
+def _print(*items: Any) -> None:
+    """Print to standard output unless --quiet."""
+    if not _STATE["quiet"]:
+        for item in items:
+            console.print(item)
+
+
 def _print_warnings(caught: list[warnings.WarningMessage], *, only_ours: bool = False) -> None:
-    """Print each distinct warning once, as ``warning: message`` (schoolplan's own only if asked)."""
+    """Print each distinct warning once, as ``warning: message`` (schoolplan's own only if asked); log them all."""
     from schoolplan.errors import SchoolplanWarning
 
     seen: set[str] = set()
+    log: _RunLog | None = _STATE["log"]
     for w in caught:
         text = str(w.message)
-        if text in seen or (only_ours and not issubclass(w.category, SchoolplanWarning)):
+        if text in seen:
             continue
         seen.add(text)
-        err_console.print(f"[yellow]warning:[/yellow] {safe_text(text)}", soft_wrap=True)
+        if log is not None:
+            log.write(f"warning ({w.category.__name__}): {text}")
+        if _STATE["quiet"] or (only_ours and not issubclass(w.category, SchoolplanWarning)):
+            continue
+        err_console.print(f"[yellow]{'提示 warning' if _lang() == 'zh' else 'warning'}:[/yellow] {safe_text(text)}",
+                          soft_wrap=True)
+
+
+def _lang() -> str:
+    return _STATE["lang"] or "zh"
 
 
 def _load(path: Path, coords: str | None, crs: str | None = None, base_year: str | None = None) -> Any:
@@ -203,69 +437,87 @@ def _check_out(out: Path, *, overwrite: bool) -> None:
     check_output_dir(out, overwrite=overwrite)
 
 
-@app.command()
+# --------------------------------------------------------------------------- commands
+@app.command(epilog=_EPILOG)
 def info(
-    path: Annotated[Path, typer.Argument(help="County folder or GeoPackage.")],
+    path: Annotated[Path, typer.Argument(help="县域数据文件夹或 GeoPackage。 County folder or GeoPackage.")],
     coords: CoordsOpt = None,
     crs: CrsOpt = None,
     base_year: BaseYearOpt = None,
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
-    roads: Annotated[bool, typer.Option(help="Build the road graph to report routable km.")] = True,
+    roads: Annotated[bool, typer.Option(help="构建道路网以报告可通行里程。 Build the road graph to report routable "
+                                             "km.")] = True,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Print a summary of a county, notes on derived values and plausibility checks of the inputs."""
+    """县域概况：各学段学校、村庄、适龄儿童、道路、坐标系。 Summary of a county: schools by level, villages, children, roads, CRS, extent; notes on derived values and plausibility checks."""
     from schoolplan.county import county_summary
     from schoolplan.plausibility import plausibility
 
-    lang = check_lang(lang)
+    lang = _globals(lang, debug, quiet)
     county = _load(path, coords, crs, base_year)
     graph = _graph(county) if roads else None
     summary = county_summary(county, road_km=None if graph is None else float(graph.stats["km"]))
-    for table in _summary_tables(summary, lang):
-        console.print(table)
+    _print(*_summary_tables(summary, lang))
     dq = county.data_quality
     notes = dq[dq["severity"] == "note"] if len(dq) else dq
     if len(notes):
-        console.print(_findings_table(notes, lang, title_zh="数据说明（推导与选择）",
+        _print(_findings_table(notes, lang, title_zh="数据说明（推导与选择）",
                                       title_en="Notes on the data (derived values and choices)"))
     checks = plausibility(county, graph=graph)
     if len(checks):
-        console.print(_findings_table(checks, lang, title_zh="合理性检查（请核实）",
+        _print(_findings_table(checks, lang, title_zh="合理性检查（请核实）",
                                       title_en="Plausibility checks (please verify)"))
 
 
+def _steps(scenarios: list[Any]) -> int:
+    """Stages the runner reports per scenario (reserve only when enabled), plus writing the outputs."""
+    per = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "isochrones", "indicators",
+           "done")
+    writing = ("report", "workbook", "layers")
+    return sum(len(per) + int(bool(getattr(getattr(s, "reserve", None), "enabled", False))) for s in scenarios) \
+        + len(writing)
+
+
 def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: bool, maps: bool,
-                   inputs: Any = None, extra: Callable[[list[Any]], dict[str, str]] | None = None) -> list[Any]:
-    """Run scenarios with a progress bar, write the outputs, print the summary table.
+                   inputs: Any = None, extra: Callable[[list[Any]], dict[str, str]] | None = None,
+                   log: _RunLog | None = None) -> list[Any]:
+    """Run scenarios with progress, solver output in the log; write the outputs; print the summary table.
 
     ``extra(results)`` gives more text files (name → content) written into the same
     atomic output folder.
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from schoolplan.report import write_outputs
     from schoolplan.scenario import run_scenarios
 
-    steps = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "isochrones", "reserve",
-             "indicators", "done")
-    total = len(scenarios) * len(steps) + 1
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console,
-                  transient=not err_console.is_terminal) as bar:
-        task = bar.add_task("schoolplan", total=total)
-
-        def tick(name: str, step: str) -> None:
-            bar.update(task, advance=1, description=f"{name}: {step}")
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            results = run_scenarios(scenarios, progress=tick)
-        bar.update(task, description="writing outputs")
-        write_outputs(results, out, lang=lang, overwrite=overwrite, maps=maps,
-                      inputs=inputs if inputs is not None else results[0].county,
-                      extra=extra(results) if extra is not None else None)
-        bar.update(task, completed=total)
+    log = log or _RunLog(out)
+    _STATE["log"] = log
+    labels = {s.name: (s.scenario.name_zh if lang == "zh" else s.scenario.name_en) for s in scenarios}
+    written = False
+    with _solver_output_to(log) as term:
+        progress = _Progress(term, lang, _steps(scenarios), log)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                results = run_scenarios(scenarios, progress=lambda name, step: progress.stage(labels.get(name, name),
+                                                                                               step))
+            for w in caught:
+                log.write(f"warning ({w.category.__name__}): {w.message}")
+            files = dict(extra(results)) if extra is not None else {}
+            log.write(f"writing {out.resolve()}")
+            files[_RunLog.NAME] = log.text()
+            write_outputs(results, out, lang=lang, overwrite=overwrite, maps=maps,
+                          inputs=inputs if inputs is not None else results[0].county, extra=files,
+                          progress=lambda step: progress.stage("", step))
+            written = True
+        finally:
+            progress.close()
+    shown = log.close(written=written)
+    _STATE["log"] = None
     _print_warnings(caught, only_ours=True)
-    console.print(_comparison_table(results, lang))
-    console.print(f"{t('wrote', lang)} {out}/report.html, comparison.xlsx, results.gpkg, run.json")
+    _print(_comparison_table(results, lang))
+    _print(f"{t('wrote', lang)} {out}/report.html, comparison.xlsx, results.gpkg, run.json, {shown.name}, "
+           f"scenarios/*.toml")
     _print_audit(results, lang)
     return results
 
@@ -275,6 +527,8 @@ def _print_audit(results: list[Any], lang: str) -> int:
     from schoolplan.audit import audit_failures
 
     fails = audit_failures(results)
+    if _STATE["quiet"]:
+        return len(fails)
     for _, f in fails.iterrows():
         label = f["label_zh"] if lang == "zh" else f["label_en"]
         detail = f["detail_zh"] if lang == "zh" else f["detail"]
@@ -301,36 +555,40 @@ def _strict_exit(results: list[Any], lang: str) -> None:
 
 
 def _comparison_table(results: list[Any], lang: str) -> Table:
-    from schoolplan.metrics import INDICATOR_LABELS
-    from schoolplan.report import _fmt
+    """The five-minute page on the terminal: the headline rows of the report."""
+    from schoolplan.report import headline_rows
 
-    table = Table(title="方案比较" if lang == "zh" else "Scenario comparison")
+    table = Table(title="方案比较（一页纸摘要）" if lang == "zh" else "Scenario comparison (one-page summary)")
     table.add_column("指标" if lang == "zh" else "Indicator")
     for r in results:
         table.add_column(safe_text(r.label_zh if lang == "zh" else r.label_en), justify="right")
-    for key, (zh, en) in INDICATOR_LABELS.items():
-        table.add_row(zh if lang == "zh" else en, *[_fmt(r.indicators.get(key), key) for r in results])
+    for row in headline_rows(results, lang):
+        table.add_row(row["label"], *[("[bold green]" + c["text"] + "[/]") if c["best"] else c["text"]
+                                      for c in row["cells"]])
     return table
 
 
-@app.command()
+@app.command(epilog=_EPILOG)
 def run(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("schoolplan_output"),
-    lang: Annotated[str, typer.Option(help="Report language: zh or en.")] = "zh",
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder that is not an earlier "
-                                                  "schoolplan output.")] = False,
-    maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
-    strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit or the data raise "
-                                              "warnings (outputs are still written).")] = False,
+    scenarios: Annotated[list[Path], typer.Argument(help="方案文件（TOML），可多个。 Scenario TOML files.")],
+    out: Annotated[Path, typer.Option(help="输出文件夹。 Output folder.")] = Path("schoolplan_output"),
+    overwrite: Annotated[bool, typer.Option(help="可替换非 schoolplan 输出的非空文件夹。 Replace a non-empty --out "
+                                                 "folder that is not an earlier schoolplan output.")] = False,
+    maps: Annotated[bool, typer.Option(help="在报告中嵌入交互地图。 Embed interactive maps in the report.")] = True,
+    strict: Annotated[bool, typer.Option(help="方案自检未通过或数据有提示时退出码为 3（仍写出结果）。 Exit with "
+                                              "code 3 when a plan fails its audit or the data raise warnings "
+                                              "(outputs are still written).")] = False,
     coords: CoordsOpt = None,
     crs: CrsOpt = None,
     base_year: BaseYearOpt = None,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run scenarios (sharing the county and road graph) and write the comparison."""
+    """运行方案（共用县域数据和道路网）并写出比较报告。 Run scenarios (sharing the county and road graph) and write the comparison."""
     from schoolplan.scenario import load_scenario
 
-    lang = check_lang(lang)
+    lang = _globals(lang, debug, quiet)
     _check_out(out, overwrite=overwrite)
     loaded = _with_county_options([load_scenario(p) for p in scenarios], coords, crs, base_year)
     names = [s.name for s in loaded]
@@ -359,24 +617,28 @@ def _parse_param(text: str) -> tuple[list[str], list[Any]]:
     return key.split("."), out
 
 
-@app.command()
+@app.command(epilog=_EPILOG)
 def sweep(
-    base: Annotated[Path, typer.Argument(help="Base scenario TOML.")],
-    param: Annotated[str, typer.Option(help="SECTION.KEY=V1,V2,... e.g. consolidation.bus_minutes=15,20,25,30")],
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("schoolplan_sweep"),
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
-    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out folder.")] = False,
-    maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = False,
-    strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit or the data raise "
-                                              "warnings.")] = False,
+    base: Annotated[Path, typer.Argument(help="基础方案文件（TOML）。 Base scenario TOML.")],
+    param: Annotated[str, typer.Option(help="参数及取值 SECTION.KEY=V1,V2,...，如 consolidation.bus_minutes="
+                                            "15,20,25,30。 Parameter and its values.")],
+    out: Annotated[Path, typer.Option(help="输出文件夹。 Output folder.")] = Path("schoolplan_sweep"),
+    overwrite: Annotated[bool, typer.Option(help="可替换非空文件夹。 Replace a non-empty --out folder.")] = False,
+    maps: Annotated[bool, typer.Option(help="在报告中嵌入交互地图。 Embed interactive maps in the report.")] = False,
+    strict: Annotated[bool, typer.Option(help="方案自检未通过或数据有提示时退出码为 3。 Exit with code 3 when a "
+                                              "plan fails its audit or the data raise warnings.")] = False,
     coords: CoordsOpt = None,
     crs: CrsOpt = None,
     base_year: BaseYearOpt = None,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run one scenario over several values of a parameter: trade-off curves."""
+    """对一个方案参数取多个值分别运行：权衡曲线 tradeoff.csv。 Run one scenario over several values of a parameter: trade-off curves."""
     from schoolplan.config import load_scenario, scenario_dict
+    from schoolplan.errors import ConfigError
 
-    lang = check_lang(lang)
+    lang = _globals(lang, debug, quiet)
     _check_out(out, overwrite=overwrite)
     path, values = _parse_param(param)
     raw = scenario_dict(base)
@@ -385,14 +647,19 @@ def sweep(
         data = {k: (dict(x) if isinstance(x, dict) else x) for k, x in raw.items()}
         section = data.setdefault(path[0], {})
         if not isinstance(section, dict) or len(path) != 2:
-            raise SchoolplanError(f"--param must name SECTION.KEY, got '{'.'.join(path)}'",
-                                  fix="e.g. consolidation.bus_minutes=15,20")
+            raise SchoolplanError(f"--param must name SECTION.KEY, got '{'.'.join(path)}'", file=str(base),
+                                  column="--param", fix="e.g. consolidation.bus_minutes=15,20")
         section[path[1]] = v
         sc = data.setdefault("scenario", {})
         sc["name_zh"] = f"{sc.get('name_zh', base.stem)}（{path[1]}={v}）"
         sc["name_en"] = f"{sc.get('name_en', base.stem)} ({path[1]}={v})"
         safe = re.sub(r"[^\w.-]+", "_", f"{base.stem}_{path[1]}_{v}")  # a name for files and layers
-        variants.append(load_scenario(data, name=safe, file=base))
+        try:
+            variants.append(load_scenario(data, name=safe, file=base))
+        except ConfigError as exc:  # name the real file (and the value tried), not '<dict>'
+            if exc.file in (None, "<dict>"):
+                exc.file = f"{base} (--param {'.'.join(path)}={v})"
+            raise
     variants = _with_county_options(variants, coords, crs, base_year)
 
     def tradeoff(results: list[Any]) -> dict[str, str]:
@@ -410,34 +677,49 @@ def sweep(
         return {"tradeoff.csv": curve.to_csv(index=False)}
 
     results = _run_and_write(variants, out, lang, overwrite=overwrite, maps=maps, extra=tradeoff)
-    console.print(f"{t('wrote', lang)} {out / 'tradeoff.csv'}")
+    _print(f"{t('wrote', lang)} {out / 'tradeoff.csv'}")
     if strict:
         _strict_exit(results, lang)
 
 
-@app.command()
+@app.command(epilog=_EPILOG)
 def demo(
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo_output"),
-    lang: Annotated[str, typer.Option(help="zh or en.")] = "zh",
-    maps: Annotated[bool, typer.Option(help="Embed interactive maps in the report.")] = True,
-    strict: Annotated[bool, typer.Option(help="Exit with code 3 when a plan fails its audit.")] = False,
+    out: Annotated[Path, typer.Option(help="输出文件夹。 Output folder.")] = Path("demo_output"),
+    maps: Annotated[bool, typer.Option(help="在报告中嵌入交互地图。 Embed interactive maps in the report.")] = True,
+    strict: Annotated[bool, typer.Option(help="方案自检未通过时退出码为 3。 Exit with code 3 when a plan fails "
+                                              "its audit.")] = False,
     coords: CoordsOpt = None,
     crs: CrsOpt = None,
     base_year: BaseYearOpt = None,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """Run the three demo scenarios on the bundled county (现状; 两集中 20 min; 两集中 + boarding 30 min)."""
+    """在自带示范县上运行三个方案（现状；两集中 20 分钟；两集中 + 寄宿 30 分钟）。 Run the three demo scenarios on the bundled county."""
     from schoolplan.county import county_summary
     from schoolplan.scenario import load_scenario
 
-    lang = check_lang(lang)
+    lang = _globals(lang, debug, quiet)
     _check_out(out, overwrite=False)
-    county = _load(demo_county_path(), coords, crs, base_year)
-    for table in _summary_tables(county_summary(county, road_km=_road_km(county)), lang):
-        console.print(table)
     folder = demo_county_path() / "scenarios"
     scenarios = _with_county_options([load_scenario(folder / f"{n}.toml") for n in DEMO_SCENARIOS], coords, crs,
                                      base_year)
-    results = _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county)
+    log = _RunLog(out)
+    _STATE["log"] = log
+    with _solver_output_to(log) as term:
+        progress = _Progress(term, lang, 2, log)
+        try:
+            progress.stage(t("summary_title", lang), "load")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                county = _load(demo_county_path(), coords, crs, base_year)
+                progress.stage(t("summary_title", lang), "network")
+                km = _road_km(county)
+        finally:
+            progress.close()
+    _print_warnings(caught)
+    _print(*_summary_tables(county_summary(county, road_km=km), lang))
+    results = _run_and_write(scenarios, out, lang, overwrite=False, maps=maps, inputs=county, log=log)
     if strict and _failed(results):
         raise typer.Exit(3)
 
@@ -483,15 +765,23 @@ def batch(
         raise typer.Exit(code=2)
 
 
+# --------------------------------------------------------------------------- entry point
 def _interrupted() -> int:
     """Say that the run stopped (Ctrl-C, or SIGTERM/SIGHUP from the system) and return the exit code."""
     signum = _STATE.get("signal")
-    if signum is not None and signum != signal.SIGINT:
-        name = signal.Signals(signum).name
-        err_console.print(f"terminated ({name}); outputs of this run were not written, earlier outputs are intact",
+    term = signum is not None and signum != signal.SIGINT
+    what = f"terminated ({signal.Signals(signum).name})" if term else "interrupted"
+    log: _RunLog | None = _STATE["log"]
+    where = ""
+    if log is not None:
+        log.write(what if term else "interrupted (Ctrl-C)")
+        where = f" (log: {log.close(written=False)})"
+        _STATE["log"] = None
+    if term:
+        err_console.print(f"{what}; outputs of this run were not written, earlier outputs are intact" + where,
                           soft_wrap=True)
         return 128 + int(signum)
-    err_console.print("interrupted; outputs of this run were not written, earlier outputs are intact",
+    err_console.print("interrupted; outputs of this run were not written, earlier outputs are intact" + where,
                       soft_wrap=True)
     return 130
 
@@ -520,9 +810,65 @@ def _install_signals() -> dict[int, Any]:
     return old
 
 
+def _crash_log(exc: BaseException) -> Path:
+    """Write the traceback into the run's log (or a crash log in the temporary folder); return its path."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    log: _RunLog | None = _STATE["log"]
+    if log is not None:
+        log.write("internal error:\n" + text)
+        _STATE["log"] = None
+        return log.close(written=False)
+    path = Path(tempfile.gettempdir()) / f"schoolplan-crash-{os.getpid()}.log"
+    path.write_text(f"schoolplan {__version__} · Python {platform.python_version()} · {platform.platform()}\n"
+                    f"command: schoolplan {' '.join(_STATE.get('argv', []))}\n\n{text}", encoding="utf-8")
+    return path
+
+
+def _command_options() -> dict[str, set[str]]:
+    """Options each command declares (to know which global options must move in front of it)."""
+    group = typer.main.get_command(app)
+    commands = getattr(group, "commands", {})
+    return {name: {o for p in cmd.params for o in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))}
+            for name, cmd in commands.items()}
+
+
+def _hoist_globals(args: list[str]) -> list[str]:
+    """Move global options given after a command that does not declare them in front of the command.
+
+    ``schoolplan batch x --debug`` then means ``schoolplan --debug batch x`` for every
+    command, including ones that declare only their own options.
+    """
+    commands = _command_options()
+    i = 0
+    while i < len(args) and args[i] not in commands:
+        if args[i] == "--":
+            return args
+        i += 2 if args[i] in _GLOBAL_OPTIONS and _GLOBAL_OPTIONS[args[i]] else 1
+    if i >= len(args):
+        return args
+    own = commands[args[i]]
+    front, rest, j = list(args[:i]), [], i + 1
+    while j < len(args):
+        tok = args[j]
+        if tok == "--":
+            rest += args[j:]
+            break
+        name = tok.split("=", 1)[0]
+        if name in _GLOBAL_OPTIONS and name not in own:
+            takes = _GLOBAL_OPTIONS[name] and "=" not in tok
+            front += args[j:j + 2] if takes else [tok]
+            j += 2 if takes else 1
+            continue
+        rest.append(tok)
+        j += 1
+    return [*front, args[i], *rest]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``schoolplan`` console script."""
+    """Entry point of the ``schoolplan`` console script; returns the exit code (see :data:`EXIT_CODES`)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    _STATE.update(debug=False, quiet=False, lang=None, log=None, argv=args)
+    args = _hoist_globals(args)
     debug = "--debug" in args
     _STATE["signal"] = None
     previous = _install_signals()
@@ -539,9 +885,16 @@ def _main(args: list[str], debug: bool) -> int:
         code = int(result or 0) if isinstance(result, int) else 0
         return _interrupted() if code == 130 else code  # typer returns Ctrl-C as exit code 130
     except SchoolplanError as exc:
-        if debug:
+        if debug or _STATE["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/bold red] {safe_text(exc)}", soft_wrap=True)
+        log: _RunLog | None = _STATE["log"]
+        where = ""
+        if log is not None:
+            log.write(f"error: {exc}")
+            where = f"\n(log: {log.close(written=False)})"
+            _STATE["log"] = None
+        err_console.print(f"[bold red]{'错误 error' if _lang() == 'zh' else 'error'}:[/bold red] {safe_text(exc)}"
+                          f"{escape(where)}", soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
@@ -553,16 +906,22 @@ def _main(args: list[str], debug: bool) -> int:
     except Exception as exc:
         # typer ≥ 0.20 raises its own copy of click's exceptions (typer._click): match them by name
         kinds = {c.__name__ for c in type(exc).__mro__}
+        if "Exit" in kinds and hasattr(exc, "exit_code"):
+            return int(getattr(exc, "exit_code", 0) or 0)
         if "ClickException" in kinds:  # usage errors: "Error: Missing argument ...", exit code 2
             exc.show()  # type: ignore[attr-defined]
             return int(getattr(exc, "exit_code", 2))
         if "Abort" in kinds:
             return _interrupted()
-        if debug:
+        path = _crash_log(exc)
+        if debug or _STATE["debug"]:
             raise
-        err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {safe_text(exc)}\n"
-                          f"This is a bug in schoolplan {__version__}; please report it with the command "
-                          f"you ran at {REPORT_URL} (run again with --debug for the traceback).", soft_wrap=True)
+        err_console.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {safe_text(exc)}\n"
+            f"This is a bug in schoolplan {__version__}. Please report it as described in {SUPPORT}, with the "
+            f"command you ran and the log {path} (it holds the traceback; --debug shows it here).\n"
+            f"这是 schoolplan 的程序错误。请按 README.md 的“问题反馈”一节报告，附上所运行的命令和日志 {path}。",
+            soft_wrap=True)
         return 1
 
 

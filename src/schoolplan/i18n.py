@@ -1,10 +1,21 @@
-"""User-facing labels in Chinese and English (``--lang zh|en``)."""
+"""User-facing labels in Chinese and English (``--lang zh|en``).
+
+:func:`t` gives a label by key; :func:`code_label` turns a code of the data model
+(level, decision, mode, grade band, reuse, run stage, cause, site type) into words,
+so that no report, dossier, workbook or map shows an English code; :func:`local_names`
+gives feature names in the report language (``name_en`` in English where a layer
+has it).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["LABELS", "Lang", "check_lang", "t"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LABELS", "Lang", "check_lang", "code_label", "local_names", "t"]
 
 Lang = Literal["zh", "en"]
 
@@ -101,6 +112,35 @@ LABELS: dict[str, tuple[str, str]] = {
     "map_forecast_short": ("学位缺口", "Seats short"),
     "map_forecast_demand": ("学位需求", "Seat demand"),
     "map_no_shortage": ("无缺口", "No shortage"),
+    # run stages (progress bars, log, data-quality section)
+    "stage_load": ("读取数据", "loading data"),
+    "stage_network": ("构建道路网", "building road graphs"),
+    "stage_travel_times": ("计算出行时间", "travel times"),
+    "stage_forecast": ("学位需求预测", "seat-demand forecast"),
+    "stage_attendance": ("现状就读模型", "today's attendance"),
+    "stage_consolidate": ("布局调整", "consolidation"),
+    "stage_isochrones": ("校车等时圈", "bus isochrones"),
+    "stage_reserve": ("预留用地", "reserved land"),
+    "stage_indicators": ("指标与自检", "indicators and audit"),
+    "stage_done": ("完成", "done"),
+    "stage_writing": ("写出报告、表格和图层", "writing report, workbook and layers"),
+    "stage_report": ("写出报告 report.html（含地图）", "writing report.html (with maps)"),
+    "stage_workbook": ("写出表格 comparison.xlsx", "writing comparison.xlsx"),
+    "stage_layers": ("写出图层 results.gpkg", "writing results.gpkg"),
+    "stage_summary": ("县域概况", "county summary"),
+    # why pupils are not placed or routed
+    "cause_capacity": ("接收学校已满", "receiving schools full"),
+    "cause_no_receiver": ("无可达接收学校", "no receiving school"),
+    "cause_no_route": ("无道路连通", "no road route"),
+    "cause_no_school": ("本乡镇无该学段学校", "no school of the band"),
+    # candidate sites
+    "site_vacant": ("空地", "Vacant land"),
+    "site_planned_education": ("规划教育用地", "Planned education land"),
+    "site_closed_school": ("撤并校舍", "Closed school"),
+    "site_government_building": ("闲置办公楼", "Vacant office building"),
+    "site_other": ("其他", "Other"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
 }
 
 
@@ -119,3 +159,63 @@ def t(key: str, lang: str = "zh") -> str:
     if pair is None:
         return key
     return pair[0] if lang == "zh" else pair[1]
+
+
+def code_label(kind: str, code: Any, lang: str = "zh") -> str:
+    """Words for a code of the data model, in ``lang``.
+
+    Parameters
+    ----------
+    kind
+        ``level``, ``decision``, ``mode``, ``band``, ``reuse`` (labels from
+        :mod:`schoolplan.schema`), or ``stage``, ``cause``, ``site`` (labels here).
+    code
+        The code (``"merge"``, ``"lower"``, ``"community/kindergarten"`` ...); several
+        codes joined by ``/`` are labelled one by one.
+    lang
+        ``zh`` or ``en``.
+
+    Returns
+    -------
+    str
+        The label; an unknown code is returned as it is; None/NaN gives "—".
+    """
+    from schoolplan.fmt import DASH, is_missing
+    from schoolplan.schema import BANDS, DECISIONS, LEVEL_LABELS, MODES, REUSES
+
+    if is_missing(code):
+        return DASH
+    if isinstance(code, bool):
+        return t("yes" if code else "no", lang)
+    text = str(code)
+    tables: dict[str, Mapping[str, Mapping[str, object]]] = {
+        "level": LEVEL_LABELS, "decision": DECISIONS, "mode": MODES, "band": BANDS, "reuse": REUSES}
+    if kind in tables:
+        table = tables[kind]
+        parts = [str(table[p][lang]) if p in table else
+                 (LEVEL_LABELS[p][lang] if kind == "reuse" and p in LEVEL_LABELS else p)
+                 for p in text.split("/")]
+        return ("、" if lang == "zh" else " / ").join(parts)
+    return t(f"{kind}_{text}", lang) if f"{kind}_{text}" in LABELS else text
+
+
+def local_names(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
+    """Names of the features of a layer in ``lang``.
+
+    English uses ``name_en`` where the layer has it and it is not empty (townships,
+    zones and schools may carry one), else ``name``; Chinese uses ``name``. Features
+    without a name show their id.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``frame``.
+    """
+    import pandas as pd
+
+    ids = pd.Series(frame.index.astype(str), index=frame.index)
+    name = frame["name"].astype("string").where(frame["name"].notna()) if "name" in frame else ids
+    if lang == "en" and "name_en" in frame:
+        en = frame["name_en"].astype("string").str.strip()
+        name = en.where(en.notna() & (en != ""), name)
+    return name.fillna(ids).astype(str)

@@ -66,18 +66,10 @@ Examples
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import math
-import os
-import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import folium
@@ -85,23 +77,46 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, Figure, MacroElement
-from folium.elements import ElementAddToElement
-from folium.map import Layer
 from folium.plugins import DualMap
-from folium.template import Template
-from shapely.geometry import LineString, mapping
+from shapely.geometry import LineString
 
-from schoolplan.coords import wgs84_to_gcj02
-from schoolplan.errors import ConfigError, CrsError, SchemaError, SchoolplanWarning
+from schoolplan._leaflet import (
+    BASEMAPS,
+    LEAFLET_CSS_URL,
+    LEAFLET_JS_URL,
+    FeatureLayer,
+    MapFrame,
+    SyncedDualMap,
+    check_basemap,
+    esc,
+    external_assets,
+    feature,
+    finish_map,
+    lonlat_bounds,
+    map_html,
+    map_layers,
+    marker_svg,
+    new_map,
+    point_xy,
+    prepare_map,
+    save_map,
+    swatch_box,
+    swatch_dot,
+    swatch_line,
+    swatch_shape,
+    union_bounds,
+)
+from schoolplan.errors import ConfigError, SchemaError, SchoolplanWarning
+from schoolplan.fmt import DASH, Kind, is_missing, number
 from schoolplan.i18n import check_lang, t
-from schoolplan.io import atomic_file
 from schoolplan.results import LayoutPlan, ReservedLand, ScenarioResult
 from schoolplan.schema import DECISIONS, LEVEL_LABELS, LEVELS, MODES, STAGES
 
 __all__ = [
     "BASEMAPS",
     "DECISION_STYLES",
+    "LEAFLET_CSS_URL",
+    "LEAFLET_JS_URL",
     "MINUTE_BINS",
     "MODE_STYLES",
     "FeatureLayer",
@@ -115,27 +130,6 @@ __all__ = [
     "save_map",
 ]
 
-LEAFLET_VERSION = "1.9.4"
-LEAFLET_JS_URL = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.js"
-LEAFLET_CSS_URL = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist/leaflet.css"
-_LEAFLET_PACKAGE = "js_lib_leaflet"
-_LEAFLET_DIR = "static/js_lib_leaflet"
-
-#: Basemap keys and their attribution strings.
-BASEMAPS: dict[str, str] = {
-    "osm": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-    "tianditu": '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>',
-    "gaode": '&copy; <a href="https://www.amap.com/">高德地图 AutoNavi</a> (GCJ-02)',
-    "none": "",
-}
-_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-_GAODE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
-_TIANDITU_URL = (
-    "https://t{s}.tianditu.gov.cn/%(layer)s_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
-    "&LAYER=%(layer)s&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-    "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=%(token)s"
-)
-_BACKGROUND = "#eef0ea"
 
 #: Decision → (marker shape, colour). Shapes differ so the map reads in greyscale.
 DECISION_STYLES: dict[str, tuple[str, str]] = {
@@ -174,60 +168,22 @@ _ZERO_COLOUR = "#f7f7f7"
 _BANDS = ("kg", "lower", "upper", "junior")
 _DEFICIT_LEVELS = STAGES
 
-# Leaflet panes (z-index): isochrones < zones < outlines < lines (400) < points < markers (600).
-_PANES = {"sp_iso": 340, "sp_zones": 350, "sp_outlines": 360, "sp_points": 450}
-
-_SHAPES: dict[str, str] = {
-    "circle": '<circle cx="12" cy="12" r="9.5"/>',
-    "square": '<rect x="3" y="3" width="18" height="18" rx="1.5"/>',
-    "diamond": '<polygon points="12,1.5 22.5,12 12,22.5 1.5,12"/>',
-    "triangle": '<polygon points="12,2 22.5,21 1.5,21"/>',
-    "cross": '<polygon points="5,2 12,9 19,2 22,5 15,12 22,19 19,22 12,15 5,22 2,19 9,12 2,5"/>',
-}
-
-
-def _regular_points(n: int, r_outer: float, r_inner: float | None, phase_deg: float) -> str:
-    """SVG polygon points of a regular polygon (or a star when ``r_inner`` is set)."""
-    pts = []
-    steps = 2 * n if r_inner else n
-    for i in range(steps):
-        r = r_outer if (r_inner is None or i % 2 == 0) else r_inner
-        a = math.radians(phase_deg + 360.0 * i / steps)
-        pts.append(f"{12 + r * math.cos(a):.2f},{12.5 + r * math.sin(a):.2f}")
-    return " ".join(pts)
-
-
-_SHAPES["star"] = f'<polygon points="{_regular_points(5, 11.5, 5.0, -90)}"/>'
-_SHAPES["hexagon"] = f'<polygon points="{_regular_points(6, 10.5, None, 0)}"/>'
-
 
 # =========================================================================== small helpers
-def _esc(value: Any) -> str:
-    """HTML-escape any value (quotes too)."""
-    return html.escape(str(value), quote=True)
-
-
-def _isnull(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _fmt(value: Any, lang: str) -> str:
-    """Format a value for a popup (numbers with separators, booleans as 是/否); not escaped."""
-    if _isnull(value):
-        return "–"
+def _fmt(value: Any, lang: str, kind: Kind = "count") -> str:
+    """A value for a popup or tooltip (not escaped): numbers by :func:`schoolplan.fmt.number`, booleans 是/否."""
+    if is_missing(value):
+        return DASH
     if isinstance(value, bool | np.bool_):
         return t("map_yes" if value else "map_no", lang)
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    if isinstance(value, float | np.floating):
-        v = float(value)
-        return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return number(value, kind)
     return str(value)
+
+
+def _limit(minutes: Any) -> str:
+    """A travel-time limit as set (20, 22.5), not as a measurement."""
+    return DASH if is_missing(minutes) else f"{float(minutes):g}"
 
 
 def _level_label(level: Any, lang: str) -> str:
@@ -242,39 +198,32 @@ def _mode_label(mode: Any, lang: str) -> str:
     return MODES.get(str(mode), {}).get(lang, str(mode))
 
 
-def _svg(shape: str, fill: str, size: float, *, stroke: str = "#ffffff", stroke_width: float = 1.6,
-         fill_opacity: float = 1.0) -> str:
-    """Inline SVG of a marker shape (24-unit view box scaled to ``size`` pixels)."""
-    return (
-        f'<svg width="{size:g}" height="{size:g}" viewBox="0 0 24 24" style="display:block">'
-        f'<g fill="{fill}" fill-opacity="{fill_opacity:g}" stroke="{stroke}" '
-        f'stroke-width="{stroke_width:g}" stroke-linejoin="round">{_SHAPES[shape]}</g></svg>'
-    )
 
 
-def _popup(title: str, rows: Iterable[tuple[str, Any]], lang: str, *, subtitle: str = "",
+def _popup(title: str, rows: Iterable[tuple[Any, ...]], lang: str, *, subtitle: str = "",
            reason: Any = None, extra: str = "") -> str:
-    """Popup HTML: an escaped title, a table of (label, value) rows and a reason.
+    """Popup HTML: an escaped title, a table of ``(label, value)`` or ``(label, value, kind)`` rows and a reason.
 
+    Numbers are shown by :func:`schoolplan.fmt.number` with ``kind`` (default ``count``).
     ``extra`` must already be safe HTML (built by this module from escaped parts).
     """
     body = "".join(
-        f"<tr><td>{_esc(label)}</td><td><b>{_esc(_fmt(value, lang))}</b></td></tr>"
-        for label, value in rows if not _isnull(value)
+        f"<tr><td>{esc(row[0])}</td><td><b>{esc(_fmt(row[1], lang, *row[2:]))}</b></td></tr>"
+        for row in rows if not is_missing(row[1])
     )
-    out = f'<div class="sp-popup"><div class="sp-title">{_esc(title)}</div>'
+    out = f'<div class="sp-popup"><div class="sp-title">{esc(title)}</div>'
     if subtitle:
-        out += f'<div class="sp-sub">{_esc(subtitle)}</div>'
+        out += f'<div class="sp-sub">{esc(subtitle)}</div>'
     out += f"<table>{body}</table>{extra}"
-    if not _isnull(reason) and str(reason).strip():
-        out += f'<div class="sp-reason"><b>{_esc(t("map_reason", lang))}:</b> {_esc(reason)}</div>'
+    if not is_missing(reason) and str(reason).strip():
+        out += f'<div class="sp-reason"><b>{esc(t("map_reason", lang))}:</b> {esc(reason)}</div>'
     return out + "</div>"
 
 
 def _reason(row: Mapping[str, Any], lang: str) -> Any:
     first, second = ("reason_zh", "reason_en") if lang == "zh" else ("reason_en", "reason_zh")
     value = row.get(first)
-    return row.get(second) if _isnull(value) or not str(value).strip() else value
+    return row.get(second) if is_missing(value) or not str(value).strip() else value
 
 
 def minutes_colour(minutes: float | None) -> str:
@@ -290,7 +239,7 @@ def minutes_colour(minutes: float | None) -> str:
     str
         Hex colour of the class ≤10, 10–20, 20–30 or >30 minutes (upper edges inclusive).
     """
-    if _isnull(minutes):
+    if is_missing(minutes):
         return _NOT_ASSIGNED_COLOUR
     return next(colour for edge, colour in MINUTE_BINS if float(minutes) <= edge)  # type: ignore[arg-type]
 
@@ -306,7 +255,7 @@ def _class_breaks(vmax: float, n: int = 5) -> list[float]:
 
 
 def _class_colour(value: float, breaks: Sequence[float]) -> str:
-    if _isnull(value) or value <= 0 or not breaks:
+    if is_missing(value) or value <= 0 or not breaks:
         return _ZERO_COLOUR
     i = next((i for i, edge in enumerate(breaks) if value <= edge), len(breaks) - 1)
     return _DEFICIT_COLOURS[min(i, len(_DEFICIT_COLOURS) - 1)]
@@ -314,451 +263,17 @@ def _class_colour(value: float, breaks: Sequence[float]) -> str:
 
 def _class_rows(breaks: Sequence[float], lang: str, *, zero_label: str | None = None) -> list[tuple[str, str]]:
     """Legend rows (swatch HTML, label) of a choropleth whose zero class means "no shortage"."""
-    rows = [(_sw_box(_ZERO_COLOUR), t("map_no_shortage", lang) if zero_label is None else zero_label)]
+    rows = [(swatch_box(_ZERO_COLOUR), t("map_no_shortage", lang) if zero_label is None else zero_label)]
     lo = 0.0
     for i, hi in enumerate(breaks):
-        rows.append((_sw_box(_DEFICIT_COLOURS[min(i, len(_DEFICIT_COLOURS) - 1)]),
+        rows.append((swatch_box(_DEFICIT_COLOURS[min(i, len(_DEFICIT_COLOURS) - 1)]),
                      f"{lo:,.0f}–{hi:,.0f}"))
         lo = hi
     return rows
 
 
-def _sw_box(fill: str, stroke: str = "#666666", opacity: float = 0.8) -> str:
-    return (f'<span class="sp-sw" style="background:{fill};opacity:{opacity:g};'
-            f'border:1px solid {stroke}"></span>')
 
 
-def _sw_dot(fill: str, stroke: str = "#333333", *, hollow: bool = False) -> str:
-    bg = "transparent" if hollow else fill
-    width = 2 if hollow else 1
-    return (f'<span class="sp-sw" style="background:{bg};border:{width}px solid {stroke};'
-            'border-radius:50%"></span>')
-
-
-def _sw_line(colour: str, dash: str | None = None, width: float = 2.5) -> str:
-    dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-    return (f'<svg class="sp-sw" width="18" height="14" viewBox="0 0 18 14"><line x1="1" y1="7" '
-            f'x2="17" y2="7" stroke="{colour}" stroke-width="{width:g}"{dash_attr}/></svg>')
-
-
-def _sw_shape(shape: str, colour: str) -> str:
-    return f'<span class="sp-sw">{_svg(shape, colour, 14, stroke="#333333", stroke_width=1.2)}</span>'
-
-
-# =========================================================================== coordinates
-@dataclass(frozen=True)
-class _Frame:
-    """The map's coordinate frame: WGS-84 lon/lat, shifted to GCJ-02 for Gaode tiles."""
-
-    gcj02: bool = False
-    default_crs: Any = None
-
-    def geoms(self, frame: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
-        """Geometries of ``frame`` in map lon/lat (rounded to 1e-6°, ≈0.1 m).
-
-        Parameters
-        ----------
-        frame
-            Geometries in any CRS (a missing CRS is taken as ``default_crs``).
-
-        Returns
-        -------
-        numpy.ndarray of shapely geometries
-        """
-        series = frame.geometry if isinstance(frame, gpd.GeoDataFrame) else frame
-        if series.crs is None:
-            if self.default_crs is None:
-                raise CrsError("a map layer has no CRS", fix="set the CRS of the GeoDataFrame (set_crs)")
-            series = series.set_crs(self.default_crs)
-        lonlat = np.asarray(series.to_crs(4326).values, dtype=object)
-        return shapely.transform(lonlat, self._shift)
-
-    def _shift(self, xy: np.ndarray) -> np.ndarray:
-        if self.gcj02 and len(xy):
-            lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-            xy = np.column_stack([lon, lat])
-        return np.round(xy, 6)
-
-
-def _bounds(geoms: Iterable[Any]) -> tuple[float, float, float, float] | None:
-    """lon/lat bounds (west, south, east, north) of non-empty geometries."""
-    arr = np.asarray([g for g in geoms if g is not None and not g.is_empty], dtype=object)
-    if not len(arr):
-        return None
-    b = shapely.bounds(arr)
-    return float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])), float(
-        np.nanmax(b[:, 3]))
-
-
-def _union_bounds(*boxes: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
-    found = [b for b in boxes if b is not None]
-    if not found:
-        return None
-    arr = np.asarray(found)
-    return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
-
-
-def _script_json(obj: Any) -> str:
-    """Compact UTF-8 JSON safe inside ``<script>`` (no raw ``<``, ``>``, ``&``, ``'``, U+2028/9)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))  # NaN is valid JavaScript
-    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
-                       ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, code)
-    return text
-
-
-def _feature(geom: Any, **properties: Any) -> dict[str, Any]:
-    return {"type": "Feature", "geometry": mapping(geom), "properties": properties}
-
-
-def _point_xy(geom: Any) -> tuple[float, float] | None:
-    if geom is None or geom.is_empty:
-        return None
-    p = geom if geom.geom_type == "Point" else geom.representative_point()
-    return float(p.x), float(p.y)
-
-
-# =========================================================================== Leaflet elements
-class _AddedOnce:
-    """Layer render that adds the layer to its parent with one stable statement.
-
-    folium's ``Layer.render`` creates a new ``addTo`` statement on every render, so
-    a map rendered twice (``map_html`` then ``save_map``) would repeat them.
-    """
-
-    show: bool
-    _added: ElementAddToElement | None = None
-
-    def render(self, **kwargs: Any) -> None:
-        this: Any = self
-        if self.show and self._added is None:
-            self._added = ElementAddToElement(element_name=this.get_name(),
-                                              element_parent_name=this._parent.get_name())
-            this.add_child(self._added, name=this.get_name() + "_add")
-        elif not self.show and self._added is not None:
-            this._children.pop(this.get_name() + "_add", None)
-            this.get_root().script._children.pop(self._added.get_name(), None)
-            self._added = None
-        super(Layer, this).render(**kwargs)  # skip Layer.render (it would add another statement)
-
-
-class _TileLayer(_AddedOnce, folium.TileLayer):
-    """A tile layer that renders identically every time."""
-
-
-class FeatureLayer(_AddedOnce, Layer):
-    """A toggleable layer of GeoJSON features styled by their own properties.
-
-    Needs Leaflet only. Each feature's ``properties`` may hold ``style`` (Leaflet
-    path options; for points a circle marker), ``icon`` (``L.divIcon`` options:
-    the point becomes a marker), ``popup`` and ``tip`` (safe HTML strings), and
-    ``id``/``kind`` for tests and reports.
-
-    Parameters
-    ----------
-    features
-        GeoJSON features in map lon/lat.
-    name
-        Name in the layer control.
-    key
-        Stable key of the layer kind (``schools``, ``villages`` ...).
-    pane
-        Leaflet pane of paths and circle markers.
-    overlay, control, show
-        As :class:`folium.map.Layer` (``overlay=False`` makes it a radio choice).
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.json() }}, {
-            pane: {{ this.pane|tojson }},
-            style: function (f) { return f.properties.style || {}; },
-            pointToLayer: function (f, latlng) {
-                var p = f.properties;
-                if (p.icon) { return L.marker(latlng, {icon: L.divIcon(p.icon), riseOnHover: true}); }
-                return L.circleMarker(latlng, Object.assign({pane: {{ this.pane|tojson }}}, p.style || {}));
-            },
-            onEachFeature: function (f, layer) {
-                var p = f.properties;
-                if (p.popup) { layer.bindPopup(p.popup, {maxWidth: 380}); }
-                if (p.tip) { layer.bindTooltip(p.tip, {sticky: true}); }
-            }
-        });
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, features: list[dict[str, Any]], *, name: str, key: str, pane: str = "overlayPane",
-                 overlay: bool = True, control: bool = True, show: bool = True) -> None:
-        super().__init__(name=name, overlay=overlay, control=control, show=show)
-        self._name = "FeatureLayer"
-        self.key = key
-        self.pane = pane
-        self.data = {"type": "FeatureCollection", "features": features}
-
-    @property
-    def features(self) -> list[dict[str, Any]]:
-        """The GeoJSON features of the layer."""
-        return self.data["features"]
-
-    def json(self) -> str:
-        """The features as compact JSON that is safe inside an HTML ``<script>``."""
-        return _script_json(self.data)
-
-
-class _Refit(MacroElement):
-    """Fit the map again once the page has laid out (maps inside iframes start with size 0)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        window.addEventListener('load', function () {
-            var map = {{ this._parent.get_name() }};
-            setTimeout(function () {
-                map.invalidateSize();
-                map.fitBounds({{ this.bounds|tojson }}, {{ this.options|tojson }});
-            }, 60);
-        });
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, bounds: list[list[float]], options: dict[str, Any]) -> None:
-        super().__init__()
-        self._name = "Refit"
-        self.bounds = bounds
-        self.options = options
-
-
-class _Legend(MacroElement):
-    """One legend block (an HTML string built from escaped parts) as a Leaflet control.
-
-    Check boxes with ``data-sp-toggle="X"`` hide markers of CSS class ``sp-d-X``.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var map = {{ this._parent.get_name() }};
-            var ctl = L.control({position: {{ this.position|tojson }}});
-            ctl.onAdd = function () {
-                var div = L.DomUtil.create('div', 'sp-legend');
-                div.innerHTML = {{ this.html|tojson }};
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                div.querySelectorAll('input[data-sp-toggle]').forEach(function (box) {
-                    box.addEventListener('change', function () {
-                        var cls = 'sp-off-' + box.getAttribute('data-sp-toggle');
-                        if (box.checked) { L.DomUtil.removeClass(map.getContainer(), cls); }
-                        else { L.DomUtil.addClass(map.getContainer(), cls); }
-                    });
-                });
-                return div;
-            };
-            ctl.addTo(map);
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, html_text: str, *, position: str = "bottomleft") -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.html = html_text
-        self.position = position
-
-
-class _Title(MacroElement):
-    """A title box at the top centre of a map (plain text, never HTML)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function () {
-            var box = L.DomUtil.create('div', 'sp-map-title', {{ this._parent.get_name() }}.getContainer());
-            box.textContent = {{ this.text|tojson }};
-            L.DomEvent.disableClickPropagation(box);
-        })();
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Title"
-        self.text = text
-
-
-class _MapChrome(MacroElement):
-    """Metric scale bar and a plain "Leaflet" attribution prefix (no flag icon)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        L.control.scale({imperial: false, position: 'bottomleft'}).addTo({{ this._parent.get_name() }});
-        if ({{ this._parent.get_name() }}.attributionControl) {
-            {{ this._parent.get_name() }}.attributionControl.setPrefix(
-                '<a href="https://leafletjs.com" title="A JavaScript library for interactive maps">Leaflet</a>');
-        }
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "MapChrome"
-
-
-class _SyncedDualMap(DualMap):
-    """:class:`folium.plugins.DualMap` with a small inline view sync instead of Leaflet.Sync."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        (function (a, b) {
-            var busy = false;
-            function follow(src, dst) {
-                src.on('move zoomend', function () {
-                    if (busy) { return; }
-                    busy = true;
-                    dst.setView(src.getCenter(), src.getZoom(), {animate: false});
-                    busy = false;
-                });
-            }
-            follow(a, b);
-            follow(b, a);
-        })({{ this.m1.get_name() }}, {{ this.m2.get_name() }});
-        {% endmacro %}
-        """
-    )
-    default_js: list[tuple[str, str]] = []  # noqa: RUF012 - overrides folium's class attribute
-
-
-def _css() -> str:
-    hide = " ".join(f".sp-off-{d} .sp-d-{d} {{display: none;}}" for d in DECISIONS)
-    return f"""<style>
-.folium-map.leaflet-container {{ background: {_BACKGROUND}; font-family: "Noto Sans CJK SC", "Source Han Sans SC",
-  "Microsoft YaHei", "PingFang SC", "WenQuanYi Micro Hei", "Helvetica Neue", Arial, sans-serif; }}
-.sp-legend {{ background: rgba(255,255,255,0.94); padding: 6px 9px; border-radius: 5px;
-  box-shadow: 0 1px 5px rgba(0,0,0,0.4); font-size: 12px; line-height: 1.35; color: #222;
-  max-height: calc(100vh - 150px); overflow-y: auto; max-width: 270px; }}
-.folium-map .leaflet-control-layers {{ font-size: 12px; line-height: 1.3; }}
-.sp-legend summary {{ font-weight: 700; cursor: pointer; font-size: 13px; }}
-.sp-legend h4 {{ margin: 6px 0 2px 0; font-size: 12px; }}
-.sp-legend .sp-row {{ display: flex; align-items: center; gap: 6px; white-space: nowrap; margin: 1px 0; }}
-.sp-legend .sp-note {{ color: #555; font-size: 11px; }}
-.sp-sw {{ display: inline-block; width: 14px; height: 14px; flex: none; box-sizing: border-box; }}
-svg.sp-sw {{ width: 18px; }}
-.sp-icon {{ background: none; border: none; }}
-.sp-popup {{ font-size: 12px; }}
-.sp-popup .sp-title {{ font-weight: 700; font-size: 13px; }}
-.sp-popup .sp-sub {{ color: #555; margin-bottom: 3px; }}
-.sp-popup table {{ border-collapse: collapse; }}
-.sp-popup td {{ padding: 1px 8px 1px 0; vertical-align: top; }}
-.sp-popup .sp-reason {{ margin-top: 4px; max-width: 340px; white-space: normal; }}
-.sp-map-title {{ position: absolute; top: 8px; left: 50%; transform: translateX(-50%); z-index: 1000;
-  background: rgba(255,255,255,0.92); padding: 3px 12px; border-radius: 4px; font-weight: 700;
-  font-size: 15px; box-shadow: 0 1px 4px rgba(0,0,0,0.35); pointer-events: auto; }}
-{hide}
-</style>"""
-
-
-def _legend_html(sections: Sequence[tuple[str, Sequence[tuple[str, ...]]]], lang: str, *,
-                 title: str = "", note: str = "", open_: bool = True) -> str:
-    """Legend block HTML. Section titles and row labels are escaped; swatches are ours."""
-    head = t("map_legend", lang) + (f" · {title}" if title else "")
-    parts = [f"<details{' open' if open_ else ''}><summary>{_esc(head)}</summary>"]
-    for heading, rows in sections:
-        if not rows:
-            continue
-        parts.append(f"<h4>{_esc(heading)}</h4>")
-        for row in rows:
-            swatch, label = row[0], row[1]
-            if len(row) > 2:  # a check box that hides the markers of CSS class sp-d-<key>
-                box = f'<input type="checkbox" checked data-sp-toggle="{_esc(row[2])}">'
-                parts.append(f'<label class="sp-row">{box}{swatch}<span>{_esc(label)}</span></label>')
-            else:
-                parts.append(f'<div class="sp-row">{swatch}<span>{_esc(label)}</span></div>')
-    if note:
-        parts.append(f'<div class="sp-note">{_esc(note)}</div>')
-    parts.append("</details>")
-    return "".join(parts)
-
-
-# =========================================================================== basemaps
-def _tianditu_token(token: str | None) -> str:
-    token = (token or os.environ.get("TIANDITU_TOKEN") or "").strip()
-    if not token:
-        raise ConfigError("the Tianditu basemap needs a key (tk)",
-                          fix="pass tianditu_token=... or set the TIANDITU_TOKEN environment variable "
-                          "(a browser key from tianditu.gov.cn), or use basemap='osm'/'gaode'/'none'")
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", token):
-        raise ConfigError("the Tianditu key has unexpected characters",
-                          fix="copy the 32-character key from the Tianditu console")
-    return token
-
-
-def _check_basemap(basemap: str) -> str:
-    if basemap not in BASEMAPS:
-        raise ConfigError(f"unknown basemap '{basemap}'", fix=f"use one of {', '.join(BASEMAPS)}")
-    return basemap
-
-
-def _add_basemap(m: folium.Map, basemap: str, lang: str, token: str | None) -> None:
-    """Add the tile layers of ``basemap`` to ``m`` (always on; annotation toggleable)."""
-    attr = BASEMAPS[basemap]
-    if basemap == "osm":
-        _TileLayer(_OSM_URL, attr=attr, name="OpenStreetMap", max_zoom=19, control=False).add_to(m)
-    elif basemap == "gaode":
-        _TileLayer(_GAODE_URL, attr=attr, name="高德地图" if lang == "zh" else "Gaode",
-                   subdomains="1234", max_zoom=18, control=False).add_to(m)
-    elif basemap == "tianditu":
-        key = _tianditu_token(token)
-        _TileLayer(_TIANDITU_URL % {"layer": "vec", "token": key}, attr=attr, subdomains="01234567",
-                   name="天地图" if lang == "zh" else "Tianditu", max_zoom=18, control=False).add_to(m)
-        _TileLayer(_TIANDITU_URL % {"layer": "cva", "token": key}, attr=attr, overlay=True, control=True,
-                   name="天地图注记" if lang == "zh" else "Tianditu labels",
-                   subdomains="01234567", max_zoom=18).add_to(m)
-
-
-def _prepare_map(m: folium.Map, basemap: str, lang: str, token: str | None) -> None:
-    """Leaflet-only assets, panes, CSS and the basemap for one map."""
-    m.default_js = [("leaflet", LEAFLET_JS_URL)]
-    m.default_css = [("leaflet_css", LEAFLET_CSS_URL)]
-    for pane, z in _PANES.items():
-        folium.map.CustomPane(pane, z_index=z, pointer_events=True).add_to(m)
-    m.get_root().header.add_child(Element(_css()), name="schoolplan_css")
-    _MapChrome().add_to(m)
-    _add_basemap(m, basemap, lang, token)
-
-
-def _new_map(basemap: str, lang: str, token: str | None, *, title: str = "") -> folium.Map:
-    m = folium.Map(location=[35.0, 105.0], zoom_start=5, tiles=None, zoom_snap=0.25)
-    if title:
-        m.get_root().title = _esc(title)
-    _prepare_map(m, basemap, lang, token)
-    return m
-
-
-def _finish(m: folium.Map, sections: list[tuple[str, list[tuple[str, ...]]]], extent: Any, lang: str, *,
-            title: str = "", note: str = "", collapsed: bool = False) -> None:
-    """Add title, legend, layer control and fit to the extent.
-
-    An open legend (bottom left) and an expanded layer control (top right) take
-    about 180 px on each side, so the fit leaves room for them.
-    """
-    if title:
-        _Title(title).add_to(m)
-    _Legend(_legend_html(sections, lang, note=note, open_=not collapsed)).add_to(m)
-    folium.LayerControl(collapsed=collapsed).add_to(m)
-    if extent is not None:
-        w, s, e, n = extent
-        m.location = [(s + n) / 2, (w + e) / 2]
-        side = 20 if collapsed else 185
-        m.fit_bounds([[s, w], [n, e]], padding_top_left=(side, 45), padding_bottom_right=(side, 20))
-        _Refit([[s, w], [n, e]], {"paddingTopLeft": [side, 45], "paddingBottomRight": [side, 20]}).add_to(m)
 
 
 # =========================================================================== plan layers
@@ -803,7 +318,7 @@ def _school_popup(row: Mapping[str, Any], lang: str, names: Mapping[Any, str],
                   townships: Mapping[Any, str]) -> str:
     def pair(a: str, b: str) -> str | None:
         x, y = row.get(a), row.get(b)
-        if _isnull(x) and _isnull(y):
+        if is_missing(x) and is_missing(y):
             return None
         return f"{_fmt(x, lang)} → {_fmt(y, lang)}" if a.endswith("before") else \
             f"{_fmt(x, lang)} / {_fmt(y, lang)}"
@@ -816,20 +331,20 @@ def _school_popup(row: Mapping[str, Any], lang: str, names: Mapping[Any, str],
         (t("map_classes", lang), pair("classes_before", "classes_after")),
         (t("map_classes_added", lang), row.get("classes_added") or None),
         (t("map_capacity", lang), row.get("capacity_after")),
-        (t("map_class_size", lang), row.get("class_size_after")),
+        (t("map_class_size", lang), row.get("class_size_after"), "decimal"),
         (t("map_boarders", lang), row.get("boarders") or None),
         (t("map_beds", lang), pair("beds_needed", "beds_available")),
         (t("map_buses", lang), row.get("buses") or None),
         (t("map_teachers", lang), pair("teachers_needed", "teachers_on_staff")),
         (t("map_teacher_surplus", lang), row.get("teacher_surplus")),
-        (t("map_receiving", lang), None if _isnull(receiving) else names.get(receiving, receiving)),
+        (t("map_receiving", lang), None if is_missing(receiving) else names.get(receiving, receiving)),
         (t("map_reuse", lang), row.get("reuse")),
     ]
     subtitle = _level_label(row.get("level"), lang)
     return _popup(str(row.get("name", "")), rows, lang, subtitle=subtitle, reason=_reason(row, lang))
 
 
-def _school_layers(inputs: _PlanInputs, frame: _Frame, lang: str) -> tuple[list[FeatureLayer], dict[str, int]]:
+def _school_layers(inputs: _PlanInputs, frame: MapFrame, lang: str) -> tuple[list[FeatureLayer], dict[str, int]]:
     """One layer per level; markers shaped and coloured by decision, sized by enrolment."""
     schools = inputs.plan.schools
     if not len(schools):
@@ -841,18 +356,18 @@ def _school_layers(inputs: _PlanInputs, frame: _Frame, lang: str) -> tuple[list[
     by_level: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
     for (sid, row), geom, size in zip(schools.iterrows(), geoms, sizes, strict=True):
-        xy = _point_xy(geom)
+        xy = point_xy(geom)
         if xy is None:
             continue
         decision = str(row.get("decision"))
         shape, colour = DECISION_STYLES.get(decision, _UNKNOWN_STYLE)
         faded = decision in ("merge", "vacant")
-        icon = {"html": _svg(shape, colour, size, fill_opacity=0.75 if faded else 1.0),
-                "className": f"sp-icon sp-d-{_esc(decision)}", "iconSize": [size, size],
+        icon = {"html": marker_svg(shape, colour, size, fill_opacity=0.75 if faded else 1.0),
+                "className": f"sp-icon sp-d-{esc(decision)}", "iconSize": [size, size],
                 "iconAnchor": [size / 2, size / 2], "popupAnchor": [0, -size / 2],
                 "tooltipAnchor": [size / 2, 0]}
-        tip = f"{_esc(row.get('name', sid))} · {_esc(_decision_label(decision, lang))}"
-        feat = _feature(shapely.Point(xy), id=str(sid), kind="school", level=str(row.get("level")),
+        tip = f"{esc(row.get('name', sid))} · {esc(_decision_label(decision, lang))}"
+        feat = feature(shapely.Point(xy), id=str(sid), kind="school", level=str(row.get("level")),
                         decision=decision, icon=icon, tip=tip,
                         popup=_school_popup(row, lang, names, townships))
         by_level.setdefault(str(row.get("level")), []).append(feat)
@@ -901,24 +416,24 @@ def _village_summary(a: pd.DataFrame) -> pd.DataFrame:
 
 def _village_popup(vid: Any, row: Mapping[str, Any], rows: pd.DataFrame, lang: str,
                    school_names: Mapping[Any, str], townships: Mapping[Any, str]) -> str:
-    head = "".join(f"<th>{_esc(t(k, lang))}</th>" for k in
+    head = "".join(f"<th>{esc(t(k, lang))}</th>" for k in
                    ("map_band", "map_school", "map_mode", "map_minutes", "map_pupils"))
     body = []
     for _, r in rows.iterrows():
         band = t(f"map_band_{r['band']}", lang) if str(r["band"]) in _BANDS else str(r["band"])
-        school = "–" if _isnull(r["school_id"]) else school_names.get(r["school_id"], r["school_id"])
-        mins = _fmt(r["minutes"], lang)
-        if "minutes_before" in r and not _isnull(r["minutes_before"]):
-            mins = f"{_fmt(r['minutes_before'], lang)} → {mins}"
+        school = "–" if is_missing(r["school_id"]) else school_names.get(r["school_id"], r["school_id"])
+        mins = _fmt(r["minutes"], lang, "decimal")
+        if "minutes_before" in r and not is_missing(r["minutes_before"]):
+            mins = f"{_fmt(r['minutes_before'], lang, 'decimal')} → {mins}"
         cells = (band, school, _mode_label(r["mode"], lang), mins, _fmt(r["pupils"], lang))
-        body.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+        body.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
     extra = f"<table><tr>{head}</tr>{''.join(body)}</table>" if body else ""
     info = [(t("townships", lang), townships.get(row.get("township_id"), row.get("township_id"))),
             (t("population", lang), row.get("population"))]
     return _popup(str(row.get("name", vid)), info, lang, extra=extra)
 
 
-def _village_layers(inputs: _PlanInputs, frame: _Frame, lang: str, a: pd.DataFrame,
+def _village_layers(inputs: _PlanInputs, frame: MapFrame, lang: str, a: pd.DataFrame,
                     school_names: Mapping[Any, str]) -> tuple[FeatureLayer | None, FeatureLayer | None]:
     """Villages coloured by worst one-way minutes, and the villages with boarders."""
     county = inputs.county
@@ -933,7 +448,7 @@ def _village_layers(inputs: _PlanInputs, frame: _Frame, lang: str, a: pd.DataFra
     grouped = dict(tuple(a.groupby("village_id"))) if len(a) else {}
     dots, rings = [], []
     for (vid, row), geom in zip(villages.iterrows(), geoms, strict=True):
-        xy = _point_xy(geom)
+        xy = point_xy(geom)
         if xy is None:
             continue
         s = summary.loc[vid] if vid in summary.index else None
@@ -941,25 +456,25 @@ def _village_layers(inputs: _PlanInputs, frame: _Frame, lang: str, a: pd.DataFra
         colour = _UNSERVED_COLOUR if s is not None and bool(s["unserved"]) else \
             minutes_colour(None if s is None else s["minutes"])
         popup = _village_popup(vid, row, grouped.get(vid, a.iloc[:0]), lang, school_names, townships)
-        name = _esc(row.get("name", vid))
-        mins = "" if s is None or _isnull(s["minutes"]) else f" · {_fmt(s['minutes'], lang)} {t('map_minutes', lang)}"
+        name = esc(row.get("name", vid))
+        mins = "" if s is None or is_missing(s["minutes"]) else f" · {_fmt(s['minutes'], lang, 'decimal')} {t('map_minutes', lang)}"
         style = {"radius": round(4 + 6 * math.sqrt(pupils / top), 1), "color": "#333333", "weight": 0.8,
                  "fillColor": colour, "fillOpacity": 0.9}
-        dots.append(_feature(shapely.Point(xy), id=str(vid), kind="village", style=style,
-                             popup=popup, tip=f"{name}{_esc(mins)}"))
+        dots.append(feature(shapely.Point(xy), id=str(vid), kind="village", style=style,
+                             popup=popup, tip=f"{name}{esc(mins)}"))
         boarders = 0.0 if s is None else float(s["boarders"])
         if boarders > 0:
             ring = {"radius": round(7 + 9 * math.sqrt(boarders / top_b), 1), "color": _BOARDER_COLOUR,
                     "weight": 2.5, "fill": False}
-            rings.append(_feature(shapely.Point(xy), id=str(vid), kind="boarders", style=ring,
-                                  tip=f"{name} · {_esc(t('map_boarders', lang))}: {_esc(_fmt(boarders, lang))}"))
+            rings.append(feature(shapely.Point(xy), id=str(vid), kind="boarders", style=ring,
+                                  tip=f"{name} · {esc(t('map_boarders', lang))}: {esc(_fmt(boarders, lang))}"))
     dot_layer = FeatureLayer(dots, name=t("map_villages", lang), key="villages", pane="sp_points")
     ring_layer = FeatureLayer(rings, name=t("map_boarders", lang), key="boarders", pane="sp_points") \
         if rings else None
     return dot_layer, ring_layer
 
 
-def _assignment_layer(inputs: _PlanInputs, frame: _Frame, lang: str, a: pd.DataFrame,
+def _assignment_layer(inputs: _PlanInputs, frame: MapFrame, lang: str, a: pd.DataFrame,
                       school_names: Mapping[Any, str]) -> FeatureLayer | None:
     """Lines village → school, coloured by mode, width by pupils."""
     county = inputs.county
@@ -970,8 +485,8 @@ def _assignment_layer(inputs: _PlanInputs, frame: _Frame, lang: str, a: pd.DataF
         return None
     links = served.groupby(["village_id", "school_id", "mode"], sort=False).agg(
         pupils=("pupils", "sum"), minutes=("minutes", "max")).reset_index()
-    vxy = dict(zip(county.villages.index, map(_point_xy, frame.geoms(county.villages)), strict=True))
-    sxy = dict(zip(inputs.plan.schools.index, map(_point_xy, frame.geoms(inputs.plan.schools)), strict=True))
+    vxy = dict(zip(county.villages.index, map(point_xy, frame.geoms(county.villages)), strict=True))
+    sxy = dict(zip(inputs.plan.schools.index, map(point_xy, frame.geoms(inputs.plan.schools)), strict=True))
     vnames = county.villages["name"].astype(str).to_dict() if "name" in county.villages else {}
     top = max(float(links["pupils"].max()), 1.0)
     feats = []
@@ -983,16 +498,16 @@ def _assignment_layer(inputs: _PlanInputs, frame: _Frame, lang: str, a: pd.DataF
         style = {"color": colour, "weight": round(1.2 + 3 * math.sqrt(r.pupils / top), 1), "opacity": 0.75}
         if dash:
             style["dashArray"] = dash
-        tip = (f"{_esc(vnames.get(r.village_id, r.village_id))} → "
-               f"{_esc(school_names.get(r.school_id, r.school_id))} · {_esc(_mode_label(r.mode, lang))}"
-               f" · {_esc(_fmt(r.minutes, lang))} {_esc(t('map_minutes', lang))}"
-               f" · {_esc(_fmt(r.pupils, lang))} {_esc(t('map_pupils', lang))}")
-        feats.append(_feature(LineString([p, q]), id=f"{r.village_id}>{r.school_id}", kind="assignment",
+        tip = (f"{esc(vnames.get(r.village_id, r.village_id))} → "
+               f"{esc(school_names.get(r.school_id, r.school_id))} · {esc(_mode_label(r.mode, lang))}"
+               f" · {esc(_fmt(r.minutes, lang, 'decimal'))} {esc(t('map_minutes', lang))}"
+               f" · {esc(_fmt(r.pupils, lang))} {esc(t('map_pupils', lang))}")
+        feats.append(feature(LineString([p, q]), id=f"{r.village_id}>{r.school_id}", kind="assignment",
                               mode=str(r.mode), style=style, tip=tip))
     return FeatureLayer(feats, name=t("map_assignment", lang), key="assignment")
 
 
-def _isochrone_layer(inputs: _PlanInputs, frame: _Frame, lang: str,
+def _isochrone_layer(inputs: _PlanInputs, frame: MapFrame, lang: str,
                      school_names: Mapping[Any, str]) -> tuple[FeatureLayer | None, list[float]]:
     iso = inputs.isochrones
     if iso is None or not len(iso):
@@ -1004,13 +519,13 @@ def _isochrone_layer(inputs: _PlanInputs, frame: _Frame, lang: str,
     for (idx, row), geom, mins in zip(iso.iterrows(), geoms, minutes, strict=True):
         if geom is None or geom.is_empty:
             continue
-        sid = next((row[c] for c in ("school_id", "id") if c in row and not _isnull(row[c])), idx)
+        sid = next((row[c] for c in ("school_id", "id") if c in row and not is_missing(row[c])), idx)
         style = {"color": _ISO_COLOUR, "weight": 0.9, "opacity": 0.55, "fillColor": "#6baed6",
                  "fillOpacity": 0.06}
-        tip = f"{_esc(school_names.get(sid, sid))} · {_esc(_fmt(mins, lang))} {_esc(t('map_minutes', lang))}"
-        feats.append(_feature(geom, id=str(sid), kind="isochrone", style=style, tip=tip))
+        tip = f"{esc(school_names.get(sid, sid))} · {esc(_limit(mins))} {esc(t('map_minutes', lang))}"
+        feats.append(feature(geom, id=str(sid), kind="isochrone", style=style, tip=tip))
     values = sorted({float(v) for v in minutes.dropna()})
-    name = t("map_isochrone_n", lang).format(n=_fmt(values[0], lang)) if len(values) == 1 else \
+    name = t("map_isochrone_n", lang).format(n=_limit(values[0])) if len(values) == 1 else \
         t("map_isochrones", lang)
     return FeatureLayer(feats, name=name, key="isochrones", pane="sp_iso"), values
 
@@ -1030,15 +545,15 @@ def _zone_popup(row: Mapping[str, Any], total: float, lang: str) -> str:
         parts = [f"{t('map_demand', lang)} {_fmt(row.get(f'demand_{lv}'), lang)}",
                  f"{t('map_supply', lang)} {_fmt(row.get(f'supply_{lv}'), lang)}",
                  f"{t('map_seats_short', lang)} {_fmt(row.get(f'deficit_{lv}'), lang)}"]
-        if not _isnull(row.get(f"classes_{lv}")):
+        if not is_missing(row.get(f"classes_{lv}")):
             parts.append(f"{_fmt(row.get(f'classes_{lv}'), lang)} {'班' if lang == 'zh' else 'classes'}")
-        if not _isnull(row.get(f"land_m2_{lv}")):
-            parts.append(f"{_fmt(row.get(f'land_m2_{lv}'), lang)} m²")
+        if not is_missing(row.get(f"land_m2_{lv}")):
+            parts.append(f"{_fmt(row.get(f'land_m2_{lv}'), lang, 'area')} m²")
         rows.append((_level_label(lv, lang), " · ".join(parts)))
     return _popup(str(row.get("name", "")), rows, lang, reason=_reason(row, lang))
 
 
-def _deficit_layer(reserved: ReservedLand | None, frame: _Frame, lang: str
+def _deficit_layer(reserved: ReservedLand | None, frame: MapFrame, lang: str
                    ) -> tuple[FeatureLayer | None, list[float]]:
     if reserved is None or reserved.zones is None or not len(reserved.zones):
         return None, []
@@ -1052,20 +567,20 @@ def _deficit_layer(reserved: ReservedLand | None, frame: _Frame, lang: str
         flagged = bool(row.get("flag", short > 0))
         style = {"color": "#7f0000" if flagged else "#777777", "weight": 2.2 if flagged else 0.8,
                  "fillColor": _class_colour(short, breaks), "fillOpacity": 0.6}
-        tip = f"{_esc(row.get('name', zid))} · {_esc(t('map_seats_short', lang))} {_esc(_fmt(short, lang))}"
-        feats.append(_feature(geom, id=str(zid), kind="deficit", seats_short=float(short), style=style,
+        tip = f"{esc(row.get('name', zid))} · {esc(t('map_seats_short', lang))} {esc(_fmt(short, lang))}"
+        feats.append(feature(geom, id=str(zid), kind="deficit", seats_short=float(short), style=style,
                               tip=tip, popup=_zone_popup(row, float(short), lang)))
     return FeatureLayer(feats, name=t("map_deficit", lang), key="deficit", pane="sp_zones"), breaks
 
 
 def _site_popup(row: Mapping[str, Any], lang: str) -> str:
     site_type = row.get("site_type")
-    type_label = None if _isnull(site_type) else t(f"map_site_{site_type}", lang)
+    type_label = None if is_missing(site_type) else t(f"map_site_{site_type}", lang)
     rows = [
         (t("map_site_type", lang), type_label if type_label != f"map_site_{site_type}" else site_type),
-        (t("level", lang), None if _isnull(row.get("level")) else _level_label(row.get("level"), lang)),
-        (t("map_area_m2", lang), row.get("area_m2")),
-        (t("map_land_needed_m2", lang), row.get("land_needed_m2")),
+        (t("level", lang), None if is_missing(row.get("level")) else _level_label(row.get("level"), lang)),
+        (t("map_area_m2", lang), row.get("area_m2"), "area"),
+        (t("map_land_needed_m2", lang), row.get("land_needed_m2"), "area"),
         (t("map_seats", lang), row.get("seats")),
         (t("map_classes_added", lang), row.get("classes")),
         (t("map_covered", lang), row.get("covered_demand")),
@@ -1074,30 +589,30 @@ def _site_popup(row: Mapping[str, Any], lang: str) -> str:
     return _popup(str(row.get("name", "")), rows, lang, reason=_reason(row, lang))
 
 
-def _site_layer(reserved: ReservedLand | None, frame: _Frame, lang: str) -> FeatureLayer | None:
+def _site_layer(reserved: ReservedLand | None, frame: MapFrame, lang: str) -> FeatureLayer | None:
     if reserved is None or reserved.sites is None or not len(reserved.sites):
         return None
     shape, colour = _SITE_STYLE
     size = 20
-    icon = {"html": _svg(shape, "#fde0ef", size, stroke=colour, stroke_width=2.6),
+    icon = {"html": marker_svg(shape, "#fde0ef", size, stroke=colour, stroke_width=2.6),
             "className": "sp-icon sp-site", "iconSize": [size, size], "iconAnchor": [size / 2, size / 2],
             "popupAnchor": [0, -size / 2], "tooltipAnchor": [size / 2, 0]}
     feats = []
     for (sid, row), geom in zip(reserved.sites.iterrows(), frame.geoms(reserved.sites), strict=True):
-        xy = _point_xy(geom)
+        xy = point_xy(geom)
         if xy is None:
             continue
         popup = _site_popup(row, lang)
-        tip = f"{_esc(row.get('name', sid))} · {_esc(_fmt(row.get('seats'), lang))} {_esc(t('map_seats', lang))}"
+        tip = f"{esc(row.get('name', sid))} · {esc(_fmt(row.get('seats'), lang))} {esc(t('map_seats', lang))}"
         if geom.geom_type != "Point":
-            feats.append(_feature(geom, id=str(sid), kind="site_area", popup=popup, tip=tip,
+            feats.append(feature(geom, id=str(sid), kind="site_area", popup=popup, tip=tip,
                                   style={"color": colour, "weight": 2, "fillColor": colour,
                                          "fillOpacity": 0.25}))
-        feats.append(_feature(shapely.Point(xy), id=str(sid), kind="site", icon=icon, popup=popup, tip=tip))
+        feats.append(feature(shapely.Point(xy), id=str(sid), kind="site", icon=icon, popup=popup, tip=tip))
     return FeatureLayer(feats, name=t("map_sites", lang), key="sites")
 
 
-def _township_layers(county: Any, frame: _Frame, lang: str) -> tuple[FeatureLayer | None, FeatureLayer | None]:
+def _township_layers(county: Any, frame: MapFrame, lang: str) -> tuple[FeatureLayer | None, FeatureLayer | None]:
     if county is None or not len(getattr(county, "townships", [])):
         return None, None
     tw = county.townships
@@ -1109,16 +624,16 @@ def _township_layers(county: Any, frame: _Frame, lang: str) -> tuple[FeatureLaye
         if geom is None or geom.is_empty:
             continue
         name = row.get("name", tid)
-        if lang == "en" and not _isnull(row.get("name_en")) and str(row.get("name_en")).strip():
+        if lang == "en" and not is_missing(row.get("name_en")) and str(row.get("name_en")).strip():
             name = f"{row.get('name_en')} ({name})"
         popup = _popup(str(name), [(t("population", lang), row.get("population"))], lang,
                        subtitle=t("county_seat", lang) if is_seat else "")
         style = {"color": "#555555", "weight": 1.3, "dashArray": "6 3", "fill": False}
-        outlines.append(_feature(geom, id=str(tid), kind="township", style=style, popup=popup,
-                                 tip=_esc(name)))
+        outlines.append(feature(geom, id=str(tid), kind="township", style=style, popup=popup,
+                                 tip=esc(name)))
         if is_seat:
-            seats.append(_feature(geom, id=str(tid), kind="county_seat", popup=popup,
-                                  tip=f"{_esc(t('county_seat', lang))} · {_esc(name)}",
+            seats.append(feature(geom, id=str(tid), kind="county_seat", popup=popup,
+                                  tip=f"{esc(t('county_seat', lang))} · {esc(name)}",
                                   style={"color": _SEAT_COLOUR, "weight": 3.2, "fill": False}))
     town = FeatureLayer(outlines, name=t("map_townships", lang), key="townships", pane="sp_outlines")
     seat_layer = FeatureLayer(seats, name=t("map_county_seat", lang), key="county_seat",
@@ -1136,43 +651,43 @@ def _plan_legend(lang: str, *, counts: Mapping[str, int], layers: Mapping[str, F
             if d not in counts:
                 continue
             shape, colour = DECISION_STYLES[d]
-            rows.append((_sw_shape(shape, colour), f"{_decision_label(d, lang)} ({counts[d]})", d))
+            rows.append((swatch_shape(shape, colour), f"{_decision_label(d, lang)} ({counts[d]})", d))
         sections.append((f"{t('map_schools', lang)} · {t('map_size_note', lang)}", rows))
     if layers.get("villages") is not None:
         unit = t("map_minutes", lang)
         labels = (f"≤ 10 {unit}", f"10–20 {unit}", f"20–30 {unit}", f"> 30 {unit}")
-        rows = [(_sw_dot(colour), label) for (_, colour), label in zip(MINUTE_BINS, labels, strict=True)]
-        rows += [(_sw_dot(_UNSERVED_COLOUR), t("map_unserved", lang)),
-                 (_sw_dot(_NOT_ASSIGNED_COLOUR), t("map_not_assigned", lang))]
+        rows = [(swatch_dot(colour), label) for (_, colour), label in zip(MINUTE_BINS, labels, strict=True)]
+        rows += [(swatch_dot(_UNSERVED_COLOUR), t("map_unserved", lang)),
+                 (swatch_dot(_NOT_ASSIGNED_COLOUR), t("map_not_assigned", lang))]
         sections.append((t("map_villages", lang), rows))
     if layers.get("boarders") is not None:
-        sections.append((t("map_boarders", lang), [(_sw_dot(_BOARDER_COLOUR, _BOARDER_COLOUR, hollow=True),
+        sections.append((t("map_boarders", lang), [(swatch_dot(_BOARDER_COLOUR, _BOARDER_COLOUR, hollow=True),
                                                     t("map_boarders", lang))]))
     if layers.get("assignment") is not None:
         modes = {f["properties"]["mode"] for f in layers["assignment"].features}  # type: ignore[union-attr]
-        rows = [(_sw_line(c, d), _mode_label(m, lang)) for m, (c, d) in MODE_STYLES.items() if m in modes]
+        rows = [(swatch_line(c, d), _mode_label(m, lang)) for m, (c, d) in MODE_STYLES.items() if m in modes]
         sections.append((t("map_assignment", lang), rows))
     if layers.get("isochrones") is not None:
-        label = ", ".join(_fmt(v, lang) for v in iso_minutes) + f" {t('map_minutes', lang)}" if iso_minutes \
+        label = ", ".join(_limit(v) for v in iso_minutes) + f" {t('map_minutes', lang)}" if iso_minutes \
             else t("map_isochrones", lang)
-        sections.append((t("map_isochrones", lang), [(_sw_box("#6baed6", _ISO_COLOUR, 0.6), label)]))
+        sections.append((t("map_isochrones", lang), [(swatch_box("#6baed6", _ISO_COLOUR, 0.6), label)]))
     if layers.get("deficit") is not None:
         sections.append((t("map_deficit", lang), _class_rows(breaks, lang)))
     if layers.get("sites") is not None:
         shape, colour = _SITE_STYLE
-        sw = f'<span class="sp-sw">{_svg(shape, "#fde0ef", 14, stroke=colour, stroke_width=2.6)}</span>'
+        sw = f'<span class="sp-sw">{marker_svg(shape, "#fde0ef", 14, stroke=colour, stroke_width=2.6)}</span>'
         sections.append((t("map_sites", lang), [(sw, t("map_sites", lang))]))
     boundary = []
     if layers.get("townships") is not None:
-        boundary.append((_sw_line("#555555", "6 3", 1.5), t("map_townships", lang)))
+        boundary.append((swatch_line("#555555", "6 3", 1.5), t("map_townships", lang)))
     if layers.get("county_seat") is not None:
-        boundary.append((_sw_line(_SEAT_COLOUR, None, 3), t("map_county_seat", lang)))
+        boundary.append((swatch_line(_SEAT_COLOUR, None, 3), t("map_county_seat", lang)))
     if boundary:
         sections.append((t("map_townships", lang), boundary))
     return sections
 
 
-def _populate_plan(m: folium.Map, inputs: _PlanInputs, frame: _Frame, lang: str, *,
+def _populate_plan(m: folium.Map, inputs: _PlanInputs, frame: MapFrame, lang: str, *,
                    hide: Iterable[str] = (), collapsed: bool = False) -> tuple[float, float, float, float] | None:
     """Add every plan layer, the legend and the layer control to ``m``; return the extent."""
     school_names = inputs.plan.schools["name"].astype(str).to_dict() if "name" in inputs.plan.schools else {}
@@ -1195,19 +710,19 @@ def _populate_plan(m: folium.Map, inputs: _PlanInputs, frame: _Frame, lang: str,
         layer.add_to(m)
     extent = _extent(inputs, frame, [*school_layers, *named.values()])
     sections = _plan_legend(lang, counts=counts, layers=named, iso_minutes=iso_minutes, breaks=breaks)
-    _finish(m, sections, extent, lang, title=inputs.label, collapsed=collapsed)
+    finish_map(m, sections, extent, lang, title=inputs.label, collapsed=collapsed)
     return extent
 
 
-def _extent(inputs: _PlanInputs, frame: _Frame, layers: Iterable[FeatureLayer | None]
+def _extent(inputs: _PlanInputs, frame: MapFrame, layers: Iterable[FeatureLayer | None]
             ) -> tuple[float, float, float, float] | None:
     """County outline extent, else the extent of everything drawn."""
     county = inputs.county
     if county is not None and len(getattr(county, "townships", [])):
-        return _bounds(frame.geoms(county.townships))
+        return lonlat_bounds(frame.geoms(county.townships))
     shapes = [shapely.geometry.shape(f["geometry"]) for layer in layers if layer is not None
               for f in layer.features]
-    return _bounds(shapes)
+    return lonlat_bounds(shapes)
 
 
 # =========================================================================== public maps
@@ -1272,10 +787,10 @@ def plan_map(
         A layer without a CRS when no county CRS is known.
     """
     lang = check_lang(lang)
-    basemap = _check_basemap(basemap)
+    basemap = check_basemap(basemap)
     inputs = _resolve(result, lang, county=county, isochrones=isochrones, reserved=reserved, title=title)
-    frame = _Frame(gcj02=basemap == "gaode", default_crs=getattr(inputs.county, "crs", None))
-    m = _new_map(basemap, lang, tianditu_token, title=inputs.label)
+    frame = MapFrame(gcj02=basemap == "gaode", default_crs=getattr(inputs.county, "crs", None))
+    m = new_map(basemap, lang, tianditu_token, title=inputs.label, toggles=DECISIONS)
     _populate_plan(m, inputs, frame, lang, hide=hide, collapsed=collapsed)
     return m
 
@@ -1313,21 +828,21 @@ def compare_map(
         A dual map (Leaflet only: the sync is a few inline lines, not Leaflet.Sync).
     """
     lang = check_lang(lang)
-    basemap = _check_basemap(basemap)
-    dual = _SyncedDualMap(location=[35.0, 105.0], layout=layout, tiles=None, zoom_start=5, zoom_snap=0.25)
+    basemap = check_basemap(basemap)
+    dual = SyncedDualMap(location=[35.0, 105.0], layout=layout, tiles=None, zoom_start=5, zoom_snap=0.25)
     extents, labels = [], []
     for i, (res, m) in enumerate(((result_a, dual.m1), (result_b, dual.m2))):
         inputs = _resolve(res, lang, county=county, title=titles[i] if titles else None)
-        frame = _Frame(gcj02=basemap == "gaode", default_crs=getattr(inputs.county, "crs", None))
-        _prepare_map(m, basemap, lang, tianditu_token)
+        frame = MapFrame(gcj02=basemap == "gaode", default_crs=getattr(inputs.county, "crs", None))
+        prepare_map(m, basemap, lang, tianditu_token, toggles=DECISIONS)
         extents.append(_populate_plan(m, inputs, frame, lang, hide=hide, collapsed=True))
         labels.append(inputs.label)
-    extent = _union_bounds(*extents)
+    extent = union_bounds(*extents)
     if extent is not None:
         w, s, e, n = extent
         for m in (dual.m1, dual.m2):
             m.location = [(s + n) / 2, (w + e) / 2]
-    dual.m1.get_root().title = _esc(" | ".join(x for x in labels if x))
+    dual.m1.get_root().title = esc(" | ".join(x for x in labels if x))
     return dual
 
 
@@ -1412,7 +927,7 @@ def forecast_map(
     rather than the quantiles of the sum.
     """
     lang = check_lang(lang)
-    basemap = _check_basemap(basemap)
+    basemap = check_basemap(basemap)
     table = _forecast_table(demand, capacity, level)
     shortfall = capacity is not None
     value_col = "short" if shortfall else "p50"
@@ -1425,7 +940,7 @@ def forecast_map(
     if unknown:
         warnings.warn(f"{len(unknown)} forecast zone(s) have no geometry and are not drawn: "
                       f"{', '.join(map(str, sorted(unknown)[:5]))}", SchoolplanWarning, stacklevel=2)
-    frame = _Frame(gcj02=basemap == "gaode")
+    frame = MapFrame(gcj02=basemap == "gaode")
     geoms = dict(zip(zones.index, frame.geoms(zones), strict=True))
     names = zones["name"].astype(str).to_dict() if "name" in zones else {}
     totals = table.groupby(["zone", "year"])[value_col].sum()
@@ -1434,7 +949,7 @@ def forecast_map(
     if level is not None:
         label += f" · {_level_label(level, lang)}"
     heading = title or label
-    m = _new_map(basemap, lang, tianditu_token, title=heading)
+    m = new_map(basemap, lang, tianditu_token, title=heading)
     for y in chosen:
         feats = []
         for zone, rows in table[table["year"] == y].groupby("zone"):
@@ -1445,217 +960,14 @@ def forecast_map(
             name = names.get(zone, str(zone))
             style = {"color": "#555555", "weight": 0.9, "fillColor": _class_colour(value, breaks),
                      "fillOpacity": 0.7}
-            feats.append(_feature(geom, id=str(zone), kind="forecast", year=y, value=value, style=style,
-                                  tip=f"{_esc(name)} · {y} · {_esc(_fmt(value, lang))}",
+            feats.append(feature(geom, id=str(zone), kind="forecast", year=y, value=value, style=style,
+                                  tip=f"{esc(name)} · {y} · {esc(_fmt(value, lang))}",
                                   popup=_forecast_popup(name, y, rows, lang, shortfall)))
         FeatureLayer(feats, name=f"{label} {y}", key=f"year_{y}", pane="sp_zones", overlay=False,
                      show=y == int(year)).add_to(m)
     sections = [(f"{label} (p50)", _class_rows(breaks, lang, zero_label=None if shortfall else "0")),
                 (t("map_year", lang), [("", f"{chosen[0]}–{chosen[-1]}: {t('map_year_hint', lang)}")])]
-    _finish(m, sections, _bounds(geoms.values()), lang, title=heading)
+    finish_map(m, sections, lonlat_bounds(geoms.values()), lang, title=heading)
     return m
 
-
-# =========================================================================== HTML output
-_SCRIPT_TAG = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']([^\"']+)[\"'][^>]*>\s*</script>", re.I)
-_LINK_TAG = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']([^\"']+)[\"'][^>]*>", re.I)
-#: folium's default assets our layers do not need (dropped from offline pages).
-_UNNEEDED = ("jquery", "bootstrap", "awesome-markers", "fontawesome", "font-awesome",
-             "leaflet.awesome.rotate", "leaflet.sync", "l.map.sync")
-
-
-def external_assets(page: str) -> list[str]:
-    """URLs of external scripts and stylesheets (http, https or protocol-relative) in a page.
-
-    Parameters
-    ----------
-    page
-        An HTML document.
-
-    Returns
-    -------
-    list of str
-        ``<script src>`` and ``<link href>`` URLs that would be fetched from a server.
-    """
-    urls = [m.group(1) for m in _SCRIPT_TAG.finditer(page)]
-    urls += [m.group(1) for m in _LINK_TAG.finditer(page)]
-    return [u for u in urls if re.match(r"(?i)(https?:)?//", u.strip())]
-
-
-@lru_cache(maxsize=1)
-def _leaflet_assets() -> tuple[str, str]:
-    """Leaflet's JS and CSS from the installed ``django-js-lib-leaflet`` package (images inlined)."""
-    try:
-        root = resources.files(_LEAFLET_PACKAGE).joinpath(_LEAFLET_DIR)
-        js = root.joinpath("leaflet.js").read_text(encoding="utf-8")
-        css = root.joinpath("leaflet.css").read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError) as exc:
-        raise ConfigError(f"Leaflet files not found for offline maps ({exc})",
-                          fix="pip install django-js-lib-leaflet (it ships leaflet.js/leaflet.css)") from None
-
-    def inline_image(match: re.Match[str]) -> str:
-        data = root.joinpath(match.group(1)).read_bytes()
-        return f"url(data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
-
-    css = re.sub(r"url\((images/[\w.-]+\.png)\)", inline_image, css)
-    return js.replace("</script", "<\\/script"), css.replace("</style", "<\\/style")
-
-
-def _mirror_url(url: str, mirror: str | Mapping[str, str]) -> str:
-    if isinstance(mirror, Mapping):
-        for prefix, replacement in mirror.items():
-            if url.startswith(prefix):
-                return replacement + url[len(prefix):]
-        return url
-    path = re.sub(r"(?i)^(https?:)?//[^/]+/", "", url)
-    return mirror.rstrip("/") + "/" + path
-
-
-def _asset_kind(url: str) -> str:
-    low = url.lower().rsplit("?", 1)[0]
-    name = low.rsplit("/", 1)[-1]
-    if "leaflet" in low and name in ("leaflet.js", "leaflet-src.js"):
-        return "leaflet_js"
-    if "leaflet" in low and name == "leaflet.css":
-        return "leaflet_css"
-    if any(k in low for k in _UNNEEDED):
-        return "unneeded"
-    return "other"
-
-
-def _rewrite_assets(page: str, *, offline: bool, mirror: str | Mapping[str, str] | None) -> str:
-    """Inline Leaflet and drop unneeded assets (offline), or point assets at a mirror."""
-    dropped: list[str] = []
-
-    def replace(match: re.Match[str]) -> str:
-        tag, url = match.group(0), match.group(1)
-        if not re.match(r"(?i)(https?:)?//", url.strip()):
-            return tag
-        if tag.lower().startswith("<link") and "stylesheet" not in tag.lower():
-            return tag
-        if not offline:
-            return tag if mirror is None else tag.replace(url, _mirror_url(url, mirror))
-        kind = _asset_kind(url)
-        js, css = _leaflet_assets()
-        if kind == "leaflet_js":
-            return f"<script>{js}</script>"
-        if kind == "leaflet_css":
-            return f"<style>{css}</style>"
-        if kind == "other":
-            dropped.append(url)
-        return ""
-
-    page = _SCRIPT_TAG.sub(replace, page)
-    page = _LINK_TAG.sub(replace, page)
-    if dropped:
-        warnings.warn("offline HTML cannot include these external assets; parts of the map that need them "
-                      f"will not work without a network: {', '.join(dropped)}", SchoolplanWarning, stacklevel=3)
-    return page
-
-
-def map_html(m: folium.Map | DualMap | Figure, *, offline: bool = True,
-             asset_mirror: str | Mapping[str, str] | None = None) -> str:
-    """The full HTML document of a map (for files or an iframe ``srcdoc``).
-
-    Parameters
-    ----------
-    m
-        A map from this module (or any folium map/figure).
-    offline
-        Inline Leaflet from the installed ``django-js-lib-leaflet`` package and drop
-        other CDN assets, so the page needs no script or stylesheet from the network
-        (basemap tiles still do).
-    asset_mirror
-        When not offline: a base URL replacing the scheme and host of every asset
-        URL (``"https://mirror.example/"``), or a mapping of URL prefixes to
-        replacements.
-
-    Returns
-    -------
-    str
-        A complete ``<!DOCTYPE html>`` document.
-    """
-    root = m if isinstance(m, Figure) else m.get_root()
-    page = root.render()
-    return _rewrite_assets(_stable_ids(root, page), offline=offline, mirror=asset_mirror)
-
-
-def _element_ids(root: Element) -> set[str]:
-    """Ids of every element reachable from ``root`` (children, and the halves of a dual map)."""
-    seen: set[int] = set()
-    ids: set[str] = set()
-    stack: list[Any] = [root]
-    while stack:
-        e = stack.pop()
-        if id(e) in seen or not isinstance(e, Element):
-            continue
-        seen.add(id(e))
-        ids.add(e._id)
-        stack.extend(e._children.values())
-        stack.extend(v for k, v in vars(e).items() if k in ("m1", "m2", "header", "html", "script"))
-    return ids
-
-
-def _stable_ids(root: Element, page: str) -> str:
-    """Replace folium's random element ids (``uuid4`` hex) by ids numbered in page order.
-
-    The same map then gives byte-identical HTML on every run, which keeps reports
-    reproducible (the ids only name JavaScript variables and HTML elements).
-    """
-    ids = [i for i in _element_ids(root) if re.fullmatch(r"[0-9a-f]{32}", i) and i in page]
-    if not ids:
-        return page
-    ids.sort(key=page.find)
-    new = {old: f"{n:032x}" for n, old in enumerate(ids, start=1)}
-    return re.sub("|".join(ids), lambda match: new[match.group(0)], page)
-
-
-def save_map(m: folium.Map | DualMap | Figure, path: str | Path, *, offline: bool = False,
-             asset_mirror: str | Mapping[str, str] | None = None) -> Path:
-    """Write a map to an HTML file atomically.
-
-    Parameters
-    ----------
-    m
-        The map.
-    path
-        Output ``.html`` path (folders are created).
-    offline
-        Self-contained page (Leaflet inlined; no CDN requests). See :func:`map_html`.
-    asset_mirror
-        Mirror for CDN assets when not offline.
-
-    Returns
-    -------
-    pathlib.Path
-        The file written.
-    """
-    page = map_html(m, offline=offline, asset_mirror=asset_mirror)
-    target = Path(path)
-    with atomic_file(target, mode="w") as fh:
-        fh.write(page)
-    return target
-
-
-def map_layers(m: folium.Map | DualMap) -> dict[str, dict[str, Any]]:
-    """The overlay layers of a map built here: name → key, feature count, shown.
-
-    Parameters
-    ----------
-    m
-        A map from :func:`plan_map` or :func:`forecast_map` (for a dual map, its two
-        halves are listed with ``"1: "``/``"2: "`` prefixes).
-
-    Returns
-    -------
-    dict
-        ``{layer name: {"key": str, "features": int, "show": bool}}``.
-    """
-    if isinstance(m, DualMap):
-        out = {}
-        for i, half in enumerate((m.m1, m.m2), start=1):
-            out.update({f"{i}: {k}": v for k, v in map_layers(half).items()})
-        return out
-    return {child.layer_name: {"key": child.key, "features": len(child.features), "show": bool(child.show)}
-            for child in m._children.values() if isinstance(child, FeatureLayer)}
 

@@ -41,6 +41,7 @@ __all__ = [
     "LEVEL_LABELS",
     "LEVEL_SPELLINGS",
     "MODES",
+    "REUSES",
     "STAGES",
     "STAGE_ENTRY_AGES",
     "STAGE_GRADES",
@@ -222,6 +223,17 @@ COUNTY_TOML_KEYS: dict[str, tuple[str, str]] = {
     "source": ("text", "Free text."),
     "license": ("text", "Free text."),
 }
+# --------------------------------------------------------------------------- reuse of vacated buildings
+#: Suggested reuse of a vacated school building (校舍再利用) with labels. A plan's ``reuse``
+#: value is one key, or several joined by "/" ("community/kindergarten").
+REUSES: dict[str, dict[str, str]] = {
+    "kindergarten": {"zh": "改建为幼儿园", "en": "Convert to a kindergarten"},
+    "community": {"zh": "社区服务用房", "en": "Community use"},
+    "teaching_point": {"zh": "保留为教学点", "en": "Keep as a teaching point"},
+    "boarding": {"zh": "寄宿生宿舍", "en": "Boarding house"},
+    "other": {"zh": "其他公益用途", "en": "Other public use"},
+}
+# --------------------------------------------------------------------------- end of reuse block
 
 
 @dataclass(frozen=True)
