@@ -166,7 +166,7 @@ def _data_quality(rec: list[warnings.WarningMessage], stages: list[tuple[int, st
 
 def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
          mark: Callable[[str], None]) -> ScenarioResult:
-    from schoolplan.consolidate import consolidate, make_rules, project_attendance, today_attendance
+    from schoolplan.consolidate import apply_reuse, consolidate, make_rules, project_attendance, today_attendance
     from schoolplan.metrics import scenario_indicators
     from schoolplan.network import isochrones
     from schoolplan.schema import COMPULSORY_LEVELS
@@ -230,6 +230,10 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
     if sc.reserve.enabled and len(county.zones):
         tick("reserve")
         reserved = _reserve(sc, county, demand, plan, walk_g, std, cache)
+        # a building the plan empties becomes a kindergarten where children still lack places (the status
+        # quo changes nothing: its suggestions stay in the reserved-land section)
+        if plan.params.get("mode") != "status_quo":
+            plan = apply_reuse(plan, reserved.summary.get("vacated_kindergarten"), county=county)
     tick("indicators")
     indicators = scenario_indicators(county, plan, reserved, demand, std, target_year=target)
     tick("done")
