@@ -180,8 +180,8 @@ def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: boo
     from schoolplan.report import write_outputs
     from schoolplan.scenario import run_scenarios
 
-    steps = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "isochrones", "reserve",
-             "indicators", "done")
+    steps = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "phasing", "isochrones",
+             "reserve", "indicators", "done")
     total = len(scenarios) * len(steps) + 1
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console,
                   transient=not err_console.is_terminal) as bar:
