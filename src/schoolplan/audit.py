@@ -518,8 +518,10 @@ def audit_phasing(result: ScenarioResult) -> pd.DataFrame:
         rows = [_row(k, None, "无分年度方案", "no phased plan") for k in PHASING_CHECKS]
     else:
         rows = [f(result) for f in _PHASING_FUNCS]
-    return pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
-                                       "n_rows"])
+    out = pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
+                                      "n_rows"])
+    out["passed"] = pd.Series([r["passed"] for r in rows], dtype=object)  # True, False or None (not numpy bools)
+    return out
 
 
 def audit(result: ScenarioResult) -> pd.DataFrame:
@@ -543,7 +545,10 @@ def audit(result: ScenarioResult) -> pd.DataFrame:
                                 _beds, _capacity, _reasons, _receivers, _comparison)]
     out = pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
                                       "n_rows"])
-    return pd.concat([out, audit_phasing(result)], ignore_index=True)
+    phased = audit_phasing(result)
+    both = pd.concat([out, phased], ignore_index=True)
+    both["passed"] = pd.Series([*(r["passed"] for r in rows), *phased["passed"]], dtype=object)
+    return both
 
 
 def audit_failures(results: Iterable[ScenarioResult]) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from schoolplan.consolidate import Rules
 from schoolplan.consolidate.layout import classes_needed
 from schoolplan.errors import InfeasibleError
-from schoolplan.phasing.years import NONE_ID, YearState, block_totals
+from schoolplan.phasing.years import NONE_ID, YearState
 from schoolplan.schema import BANDS
 
 __all__ = ["CAPITAL_KINDS", "Problem", "Schedule", "build_problem", "group_classes", "solve_schedule"]
@@ -139,9 +139,9 @@ def build_problem(states: Sequence[YearState], *, plan: Any, dest: Any, rules: R
     senders: dict[str, set[str]] = {}
     for st in states:
         t0 = {k: dict(zip(cols, v, strict=True))
-              for k, v in zip(*_blocks(block_totals(st.none, dest.sources), cols), strict=True)}
+              for k, v in zip(*_blocks(st.none_totals, cols), strict=True)}
         t1 = {k: dict(zip(cols, v, strict=True))
-              for k, v in zip(*_blocks(block_totals(st.all, dest.sources), cols), strict=True)}
+              for k, v in zip(*_blocks(st.all_totals, cols), strict=True)}
         tot: dict[str, dict[str, float]] = {}
         for (_blk, j), v in t0.items():  # every pupil with no source moved
             acc = tot.setdefault(j, dict.fromkeys(cols, 0.0))

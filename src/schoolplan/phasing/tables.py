@@ -88,7 +88,12 @@ def assemble(plan: LayoutPlan, county: Any, dest: Destinations, state: Callable[
     for y in years:
         st = state(y)
         moved = [i for i, yr in sched.move_year.items() if yr is not None and yr <= y]
-        a = year_assignment(st, moved, dest, minutes, walks, rules, beds)
+        if not moved:
+            a = st.none
+        elif len(moved) == len(dest.sources):
+            a = st.all
+        else:
+            a = year_assignment(st, moved, dest, minutes, walks, rules, beds)
         assign.append(a.assign(year=y))
         arrived = a[a["moved"] & a["school_id"].notna()]
         opened = {sid: lv for sid, lv in new_level.items() if sid in set(arrived["school_id"])}

@@ -190,12 +190,16 @@ class YearState:
         Assignment (with modes) when no source has moved.
     all
         Assignment (with modes) when every source has moved.
+    none_totals, all_totals
+        :func:`block_totals` of the two.
     """
 
     year: int
     flows: pd.DataFrame
     none: pd.DataFrame
     all: pd.DataFrame
+    none_totals: pd.DataFrame
+    all_totals: pd.DataFrame
 
 
 def year_state(year: int, base: pd.DataFrame, county: Any, demand: pd.DataFrame, dest: Destinations,
@@ -204,7 +208,8 @@ def year_state(year: int, base: pd.DataFrame, county: Any, demand: pd.DataFrame,
     flows = project_attendance(base, county, demand, int(year))
     none = assignment_modes(rows_for(flows, (), dest, minutes, rules), minutes, walks, rules, beds=beds)
     full = assignment_modes(rows_for(flows, dest.sources, dest, minutes, rules), minutes, walks, rules, beds=beds)
-    return YearState(year=int(year), flows=flows, none=none, all=full)
+    return YearState(year=int(year), flows=flows, none=none, all=full, none_totals=block_totals(none, dest.sources),
+                     all_totals=block_totals(full, dest.sources))
 
 
 def block_totals(a: pd.DataFrame, sources: Sequence[str]) -> pd.DataFrame:
@@ -218,21 +223,29 @@ def block_totals(a: pd.DataFrame, sources: Sequence[str]) -> pd.DataFrame:
         ``riders``, ``pupil_minutes`` (no-route and unplaced pupils count 0 minutes).
     """
     src = set(sources)
-    block = a["school_before"].map(lambda s: str(s) if _key(s) in src else "")
-    school = a["school_id"].map(_key)
-    served = a["mode"].isin(["walk", "bus", "boarding", "no_route"])
-    frame = pd.DataFrame({"block": block, "school_id": school, "band": a["band"].astype(str),
-                          "pupils": a["pupils"].where(served, 0).astype(np.int64),
-                          "boarders": a["pupils"].where(a["mode"].eq("boarding"), 0).astype(np.int64),
-                          "riders": a["pupils"].where(a["mode"].eq("bus"), 0).astype(np.int64),
-                          "pupil_minutes": (a["pupils"] * a["minutes"].fillna(0.0)).where(served, 0.0)})
-    bands = frame.pivot_table(index=["block", "school_id"], columns="band", values="pupils", aggfunc="sum",
-                              fill_value=0)
+    block = np.array(["" if _key(x) not in src else str(x) for x in a["school_before"]], dtype=object)
+    school = np.array([str(_key(x)) for x in a["school_id"]], dtype=object)
+    keys = pd.MultiIndex.from_arrays([block, school], names=["block", "school_id"])
+    codes, uniq = pd.factorize(keys)
+    n = len(uniq)
+    pupils = a["pupils"].to_numpy(np.int64)
+    mode = a["mode"].to_numpy(object)
+    served = np.isin(mode, ["walk", "bus", "boarding", "no_route"])
+    band = a["band"].astype(str).to_numpy(object)
+    cols: dict[str, np.ndarray] = {}
     for b in BANDS:
-        if b not in bands:
-            bands[b] = 0
-    rest = frame.groupby(["block", "school_id"])[["boarders", "riders", "pupil_minutes"]].sum()
-    out = bands[list(BANDS)].join(rest, how="outer").fillna(0)
+        v = np.zeros(n)
+        np.add.at(v, codes, np.where(served & (band == b), pupils, 0))
+        cols[b] = v
+    for name, mask in (("boarders", mode == "boarding"), ("riders", mode == "bus")):
+        v = np.zeros(n)
+        np.add.at(v, codes, np.where(mask, pupils, 0))
+        cols[name] = v
+    minutes = np.nan_to_num(a["minutes"].to_numpy(float), nan=0.0)
+    v = np.zeros(n)
+    np.add.at(v, codes, np.where(served, pupils * minutes, 0.0))
+    cols["pupil_minutes"] = v
+    out = pd.DataFrame(cols, index=pd.MultiIndex.from_tuples(list(uniq), names=["block", "school_id"]))
     for c in [*BANDS, "boarders", "riders"]:
-        out[c] = out[c].astype(np.int64)
+        out[c] = out[c].round().astype(np.int64)
     return out
