@@ -384,6 +384,20 @@ def _map_html(r: ScenarioResult, lang: str) -> str | None:
     return map_html(plan_map(r, basemap="none", lang=lang), offline=True)
 
 
+def _phasing_view(r: ScenarioResult, lang: str) -> dict[str, Any] | None:
+    from schoolplan.phasing.views import phasing_view
+
+    return phasing_view(r, lang)
+
+
+def _phasing_map_html(r: ScenarioResult, lang: str) -> str | None:
+    try:
+        from schoolplan.maps import map_html, phasing_map
+    except ImportError:
+        return None
+    return map_html(phasing_map(r, basemap="none", lang=lang), offline=True)
+
+
 def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bool = True) -> str:
     """The self-contained bilingual report as one HTML string."""
     env = Environment(loader=PackageLoader("schoolplan", "templates"), autoescape=select_autoescape(["html", "j2"]),
@@ -403,6 +417,8 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
             "infeasible": r.plan.infeasible.to_dict("records"),
             "accounting": _accounting(r, lang),
             "investment": _investment_rows(r, lang),
+            "phasing": _phasing_view(r, lang),
+            "phasing_map": _phasing_map_html(r, lang) if maps and r.phasing is not None else None,
         })
     bars = bar_chart_svg([r.label_zh if lang == "zh" else r.label_en for r in results],
                          {("保留/扩建/新建" if lang == "zh" else "kept/expanded/new"):
@@ -503,7 +519,9 @@ def _extra_sheets(wb: Any, results: Sequence[ScenarioResult], labels: dict[str, 
 def write_xlsx(results: Sequence[ScenarioResult], path: Path) -> Path:
     """Formatted comparison workbook: Chinese headers with an English second row.
 
-    Sheets: summary, schools, assignment, seats_by_year, reserved_land (when computed).
+    Sheets: summary, schools, assignment, seats_by_year, audit, investment, attendance_fit,
+    data_quality, phasing_years / phasing_actions / phasing_slips (phased plans), reserved_land
+    (when computed).
     """
     from openpyxl import Workbook
 
@@ -525,6 +543,10 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path) -> Path:
     d = results[0].demand.groupby(["zone", "level", "year"], as_index=False)[["p10", "p50", "p90"]].sum()
     _sheet(wb, "seats_by_year", d, labels)
     _extra_sheets(wb, results, labels)
+    from schoolplan.phasing.views import phasing_sheets
+
+    for title, frame, lab in phasing_sheets(results):
+        _sheet(wb, title, frame, {**labels, **lab})
     res_zones = [pd.DataFrame(r.reserved.zones.drop(columns="geometry")).reset_index().assign(scenario=r.name)
                  for r in results if r.reserved is not None]
     if res_zones:
@@ -567,10 +589,19 @@ def assignment_lines(r: ScenarioResult) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(a.reset_index(drop=True), geometry=geoms, crs=r.county.crs)
 
 
+def _with_action_years(r: ScenarioResult) -> gpd.GeoDataFrame:
+    """The plan's schools with the school year of each of their actions in the phased plan."""
+    from schoolplan.phasing.views import school_action_years
+
+    if r.phasing is None:
+        return r.plan.schools
+    return r.plan.schools.join(school_action_years(r))
+
+
 def _gpkg_layers(results: Sequence[ScenarioResult]) -> dict[str, gpd.GeoDataFrame]:
     layers: dict[str, gpd.GeoDataFrame] = {}
     for r in results:
-        layers[f"{r.name}_schools"] = r.plan.schools
+        layers[f"{r.name}_schools"] = _with_action_years(r)
         layers[f"{r.name}_assignment"] = assignment_lines(r)
         if len(r.isochrones):
             layers[f"{r.name}_isochrones"] = r.isochrones
