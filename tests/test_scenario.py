@@ -179,7 +179,9 @@ def test_report_opens_in_chromium_without_errors(demo_results, tmp_path: Path) -
     top = probe(page, tmp_path, max_popups=0)
     assert top["errors"] == [] and top["alerts"] == []
     frames = [html_lib.unescape(f) for f in re.findall(r'srcdoc="(.*?)"', page, re.S)]
-    assert len(frames) == len(demo_results)
+    # one plan map per scenario, and one year-by-year map per phased plan
+    assert len(frames) == len(demo_results) + sum(r.phasing is not None for r in demo_results)
+    assert sum(r.phasing is not None for r in demo_results) == 2  # both 两集中 scenarios are phased
     for i, doc in enumerate(frames):
         sub = tmp_path / f"map{i}"
         sub.mkdir()

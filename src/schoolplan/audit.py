@@ -19,7 +19,7 @@ import pandas as pd
 from schoolplan.results import ScenarioResult
 from schoolplan.schema import BANDS
 
-__all__ = ["AUDIT_CHECKS", "audit", "audit_failures"]
+__all__ = ["AUDIT_CHECKS", "PHASING_CHECKS", "audit", "audit_failures", "audit_phasing"]
 
 #: Checks (key → zh, en) in the order they are reported.
 AUDIT_CHECKS: dict[str, tuple[str, str]] = {
@@ -36,7 +36,18 @@ AUDIT_CHECKS: dict[str, tuple[str, str]] = {
     "reasons_match_numbers": ("理由与数字一致", "Reasons match the numbers"),
     "receivers_meet_thresholds": ("接收学校达标或列入改善", "Receiving schools meet thresholds or are upgraded"),
     "comparison_matches_sections": ("对比页与各节一致", "Comparison page equals the section totals"),
+    # ------------------------------------------------------------------ the phased plan, every year
+    "phasing_end_state": ("分年度方案按期达到规划终态", "The phased plan reaches the plan by its target year"),
+    "phasing_conserved": ("逐年学生总数守恒", "Every pupil accounted for, every year"),
+    "phasing_travel_limits": ("逐年转学学生不超走读时限", "Moved pupils within their day limit or boarding, every year"),
+    "phasing_capacity": ("逐年接收学校教室与规模达标", "Receiving schools within classrooms and size, every year"),
+    "phasing_beds": ("逐年寄宿生不超床位", "Boarders within beds, every year"),
+    "phasing_built_before_used": ("先建后用：建成后才接收学生", "Capacity built before it is used"),
+    "phasing_limits": ("逐年投资与撤并数量不超限", "Yearly budget and closures per year within their limits"),
 }
+
+#: The checks of a phased plan (a subset of :data:`AUDIT_CHECKS`).
+PHASING_CHECKS: tuple[str, ...] = tuple(k for k in AUDIT_CHECKS if k.startswith("phasing_"))
 
 
 def _row(key: str, passed: bool | None, zh: str, en: str, rows: Iterable[Any] = ()) -> dict[str, Any]:
@@ -82,20 +93,26 @@ def _status_quo(result: ScenarioResult) -> dict[str, Any]:
                 [*moved["village_id"].dropna().unique(), *off.index])
 
 
+def _forecast_by_stage(d: pd.DataFrame, year: int) -> pd.Series:
+    """Forecast pupils of ``year`` per stage: p50 summed per township and band, rounded, then summed."""
+    stage_of = {b: spec["stage"] for b, spec in BANDS.items()}
+    grade_band = {g: b for b, spec in BANDS.items() for g in spec["grades"]}  # type: ignore[union-attr]
+    f = d[(d["year"] == year) & d["level"].isin(["primary", "junior"])]
+    f = f.assign(band=pd.to_numeric(f["grade"], errors="coerce").map(grade_band)).dropna(subset=["band"])
+    by_tb = f.groupby(["zone", "band"])["p50"].sum().round()
+    return by_tb.groupby(lambda k: stage_of[k[1]]).sum()
+
+
 def _conserved(result: ScenarioResult) -> dict[str, Any]:
     a = result.plan.assignment
     year = result.plan.params.get("year")
     d = result.demand
     stage_of = {b: spec["stage"] for b, spec in BANDS.items()}
-    grade_band = {g: b for b, spec in BANDS.items() for g in spec["grades"]}  # type: ignore[union-attr]
     got = a.assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
     placed = a[a["mode"] != "unserved"].assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
     if year is None or d is None or year not in set(d["year"]):
         return _row("pupils_conserved", None, f"无{year}年预测", f"no forecast for {year}")
-    f = d[(d["year"] == year) & d["level"].isin(["primary", "junior"])]
-    f = f.assign(band=pd.to_numeric(f["grade"], errors="coerce").map(grade_band)).dropna(subset=["band"])
-    by_tb = f.groupby(["zone", "band"])["p50"].sum().round()
-    want = by_tb.groupby(lambda k: stage_of[k[1]]).sum()
+    want = _forecast_by_stage(d, int(year))
     zh, en, bad = [], [], []
     for st, name in (("primary", "小学"), ("junior", "初中")):
         w, g, p = int(want.get(st, 0)), int(got.get(st, 0)), int(placed.get(st, 0))
@@ -147,9 +164,8 @@ def _reachable(result: ScenarioResult) -> dict[str, Any]:
                 f"{int(bad['pupils'].sum())} routed pupils lack minutes", bad["village_id"].dropna().unique())
 
 
-def _limits(result: ScenarioResult) -> dict[str, Any]:
-    a = result.plan.assignment
-    p = result.plan.params
+def _limit_breaks(a: pd.DataFrame, p: Mapping[str, Any]) -> tuple[pd.DataFrame, ...]:
+    """Moved pupils (not of forced closures): all, over the day limit, boarding outside the rules, route lost."""
     forced = {s for s, d in dict(p.get("force", {})).items() if d == "close"}
     day = dict(p["day_limit_minutes"])
     moved = a[a["moved"].astype(bool) & ~a["school_before"].isin(forced)]
@@ -157,6 +173,15 @@ def _limits(result: ScenarioResult) -> dict[str, Any]:
     board_bad = moved[(moved["mode"] == "boarding") & (~moved["band"].isin(list(p["boarding_bands"]))
                                                        | (moved["minutes"] > float(p["max_board_minutes"])))]
     routes = moved[(moved["mode"] == "no_route") & moved["minutes_before"].notna()]  # had a route, lost it
+    return moved, over, board_bad, routes
+
+
+def _limits(result: ScenarioResult) -> dict[str, Any]:
+    a = result.plan.assignment
+    p = result.plan.params
+    forced = {s for s, d in dict(p.get("force", {})).items() if d == "close"}
+    day = dict(p["day_limit_minutes"])
+    moved, over, board_bad, routes = _limit_breaks(a, p)
     bad = pd.concat([over, board_bad, routes])
     forced_rows = a[a["moved"].astype(bool) & a["school_before"].isin(forced)]
     forced_over = forced_rows[(forced_rows["mode"] == "bus") & (forced_rows["minutes"] > forced_rows["band"].map(day))]
@@ -278,6 +303,227 @@ def _comparison(result: ScenarioResult) -> dict[str, Any]:
                 f"{len(expect)} headline figures recomputed from the plan's tables; {len(bad)} differ", bad)
 
 
+# --------------------------------------------------------------------------- the phased plan, every year
+def _phase_rules(result: ScenarioResult) -> Any:
+    from dataclasses import fields
+
+    from schoolplan.consolidate import Rules, make_rules
+
+    names = {f.name for f in fields(Rules)}
+    return make_rules(None, **{k: v for k, v in result.plan.params.items() if k in names})
+
+
+def _ready_by(actions: pd.DataFrame, kind: str, year: int) -> pd.Series:
+    a = actions[(actions["action"] == kind) & actions["year"].notna()]
+    a = a[a["year"].astype(int) <= year]
+    return a.groupby("school_id")["quantity"].sum()
+
+
+def _phase_end_state(result: ScenarioResult) -> dict[str, Any]:
+    ph, plan = result.phasing, result.plan
+    assert ph is not None
+    target = int(ph.summary["target_year"])
+    s = plan.schools
+    want = {"classrooms": s["classes_added"], "beds": s["beds_needed"],
+            "upgrade": s["upgrade"].astype(int), "new_school": (s["decision"] == "new").astype(int)}
+    short = []
+    for kind, q in want.items():
+        got = _ready_by(ph.actions, kind, target).reindex(s.index).fillna(0).astype(int)
+        short += [f"{sid}:{kind}" for sid in s.index[got < q.astype(int)]]
+    closing = set(s.index[s["decision"].isin(["merge", "convert"])])
+    closes = ph.actions[ph.actions["action"] == "close"]
+    late = closes[closes["year"].isna() | (closes["year"].fillna(10**6).astype(int) > target)]
+    missing = sorted(closing - set(closes["school_id"]))
+    same = None
+    a = ph.assignment[ph.assignment["year"] == target]
+    if len(a):
+        key = ["village_id", "band", "school_before", "school_id", "mode"]
+
+        def agg(x: pd.DataFrame) -> pd.Series:
+            return x[[*key, "pupils"]].fillna({"village_id": "—", "school_before": "—", "school_id": "—"}) \
+                .groupby(key)["pupils"].sum().sort_index()
+
+        g1, g2 = agg(a), agg(plan.assignment)
+        same = g1.index.equals(g2.index) and bool((g1.to_numpy() == g2.to_numpy()).all())
+    ok = not short and late.empty and not missing and same is not False
+    zh = (f"{target}年：撤并{len(closes) - len(late)}/{len(closing)}所，建设项目未完成{len(short)}项，"
+          f"逐村逐学段去向{'与规划一致' if same else '与规划不一致' if same is False else '未核对'}")
+    en = (f"{target}: {len(closes) - len(late)} of {len(closing)} closures done, {len(short)} building items "
+          f"unfinished, village-by-band destinations {'equal the plan' if same else 'differ from the plan' if same is False else 'not compared'}")
+    if len(late):
+        zh += f"；推迟到目标年以后：{'、'.join(map(str, late['name']))}"
+        en += f"; after the target year: {', '.join(map(str, late['name']))}"
+    return _row("phasing_end_state", ok, zh, en, [*late["school_id"], *missing, *short])
+
+
+def _phase_conserved(result: ScenarioResult) -> dict[str, Any]:
+    ph = result.phasing
+    assert ph is not None
+    stage_of = {b: spec["stage"] for b, spec in BANDS.items()}
+    bad, checked = [], 0
+    for y, a in ph.assignment.groupby("year"):
+        got = a.assign(stage=a["band"].map(stage_of)).groupby("stage")["pupils"].sum()
+        if int(y) not in set(result.demand["year"]):
+            continue
+        want = _forecast_by_stage(result.demand, int(y))
+        checked += 1
+        for st in ("primary", "junior"):
+            if int(want.get(st, 0)) != int(got.get(st, 0)):
+                bad.append(f"{int(y)}/{st}")
+    tot = ph.years.set_index("year")["pupils"]
+    return _row("phasing_conserved", not bad and checked > 0,
+                f"{checked}个年度逐年核对：学生数（{'、'.join(f'{y}年{v:,}' for y, v in tot.items())}）等于当年预测；"
+                f"{len(bad)}项不一致",
+                f"{checked} years checked: pupils ({', '.join(f'{y}: {v:,}' for y, v in tot.items())}) equal the "
+                f"year's forecast; {len(bad)} differ", bad)
+
+
+def _phase_limits_travel(result: ScenarioResult) -> dict[str, Any]:
+    ph = result.phasing
+    assert ph is not None
+    bad, moved_n = [], []
+    for y, a in ph.assignment.groupby("year"):
+        moved, over, board_bad, routes = _limit_breaks(a, result.plan.params)
+        moved_n.append(f"{int(y)}: {int(moved['pupils'].sum())}")
+        for frame in (over, board_bad, routes):
+            bad += [f"{int(y)}/{v}/{b}" for v, b in zip(frame["village_id"], frame["band"], strict=True)]
+    return _row("phasing_travel_limits", not bad,
+                f"每年转学学生（{'、'.join(moved_n)}）均在走读时限内或按规定寄宿；违规{len(bad)}组",
+                f"pupils who have moved each year ({', '.join(moved_n)}) ride within their day limit or board as "
+                f"the rules allow; {len(bad)} groups break it", bad)
+
+
+def _school_loads(a: pd.DataFrame) -> pd.DataFrame:
+    served = a[a["school_id"].notna() & (a["mode"] != "unserved")]
+    out = served.pivot_table(index="school_id", columns="band", values="pupils", aggfunc="sum", fill_value=0)
+    for b in BANDS:
+        if b not in out:
+            out[b] = 0
+    out["boarders"] = served[served["mode"] == "boarding"].groupby("school_id")["pupils"].sum()
+    out["arrivals"] = served[served["moved"].astype(bool)].groupby("school_id")["pupils"].sum()
+    return out.fillna(0)
+
+
+def _phase_capacity(result: ScenarioResult) -> dict[str, Any]:
+    from schoolplan.consolidate.layout import classes_needed
+
+    ph, plan = result.phasing, result.plan
+    assert ph is not None
+    r = _phase_rules(result)
+    s = plan.schools
+    bad, crowded = [], []
+    for y, a in ph.assignment.groupby("year"):
+        loads = _school_loads(a)
+        ready = _ready_by(ph.actions, "classrooms", int(y))
+        for sid, row in loads.iterrows():
+            if sid not in s.index:
+                continue
+            lv = str(s.at[sid, "level"])
+            need = classes_needed({b: int(row[b]) for b in BANDS}, lv, r)
+            have = int(s.at[sid, "classes_before"]) + int(ready.get(sid, 0))
+            pupils = int(sum(int(row[b]) for b in BANDS))
+            big = float(dict(plan.params["max_size"]).get(lv, np.inf))
+            if int(row["arrivals"]) > 0:
+                if need > have or pupils > max(big, int(s.at[sid, "students_after"])):
+                    bad.append(f"{int(y)}/{sid}")
+            elif need > have:
+                crowded.append(need - have)
+    return _row("phasing_capacity", not bad,
+                f"接收学生的学校逐年按标准班额有足够教室、且不超过最大规模；{len(bad)}校次不足。"
+                f"不接收学生的学校在目标年前仍有{sum(crowded)}个班次超过标准班额（方案按目标年学生建设，早年学生较多）",
+                f"schools receiving pupils have a classroom for every class at the standard size and stay within "
+                f"their maximum size every year; {len(bad)} school-years fall short. Schools receiving no pupils still "
+                f"lack {sum(crowded)} classroom-years before the target year (the plan builds for the target year's "
+                "pupils; earlier years have more)", bad)
+
+
+def _phase_beds(result: ScenarioResult) -> dict[str, Any]:
+    ph, s = result.phasing, result.plan.schools
+    assert ph is not None
+    bad = []
+    for y, a in ph.assignment.groupby("year"):
+        loads = _school_loads(a)
+        ready = _ready_by(ph.actions, "beds", int(y))
+        for sid, row in loads.iterrows():
+            beds = int(s.at[sid, "beds_available"]) if sid in s.index else 0
+            if int(row["boarders"]) > beds + int(ready.get(sid, 0)):
+                bad.append(f"{int(y)}/{sid}")
+    peak = ph.years.set_index("year")["boarders"]
+    return _row("phasing_beds", not bad,
+                f"各年寄宿生（{'、'.join(f'{y}年{v}' for y, v in peak.items())}）均不超过当年已有床位；{len(bad)}校次超出",
+                f"boarders each year ({', '.join(f'{y}: {v}' for y, v in peak.items())}) within the beds ready that "
+                f"year; {len(bad)} school-years over", bad)
+
+
+def _phase_built(result: ScenarioResult) -> dict[str, Any]:
+    ph, s = result.phasing, result.plan.schools
+    assert ph is not None
+    lead = int(ph.params["build_lead_years"])
+    start = int(ph.params["start_year"])
+    acts = ph.actions
+    cap = acts[acts["action"].isin(["classrooms", "beds", "upgrade", "new_school"]) & acts["year"].notna()]
+    bad = [f"{r.school_id}:{r.action}" for r in cap.itertuples()
+           if int(r.year) != int(r.fund_year) + lead or int(r.fund_year) < start]
+    closed_at = {r.school_id: int(r.year) for r in acts[(acts["action"] == "close") & acts["year"].notna()]
+                 .itertuples()}
+    for y, a in ph.assignment.groupby("year"):
+        loads = _school_loads(a)
+        for sid, row in loads.iterrows():
+            if sid in closed_at and int(y) >= closed_at[sid] and sum(int(row[b]) for b in BANDS) > 0:
+                bad.append(f"{int(y)}/{sid}: open after closing")
+            if int(row["arrivals"]) <= 0 or sid not in s.index:
+                continue
+            for kind, need in (("upgrade", bool(s.at[sid, "upgrade"])), ("new_school", s.at[sid, "decision"] == "new")):
+                if need and int(_ready_by(acts, kind, int(y)).get(sid, 0)) < 1:
+                    bad.append(f"{int(y)}/{sid}: {kind}")
+    return _row("phasing_built_before_used", not bad,
+                f"{len(cap)}项建设均在安排资金{lead}年后启用，接收学校在学生转入前完成改善或新建；撤并学校撤并后不再有学生；"
+                f"{len(bad)}项不符",
+                f"{len(cap)} buildings serve {lead} year(s) after funding, receiving schools are upgraded or built "
+                f"before pupils arrive, and closed schools have no pupils; {len(bad)} break this", bad)
+
+
+def _phase_limits(result: ScenarioResult) -> dict[str, Any]:
+    ph = result.phasing
+    assert ph is not None
+    budget = ph.params.get("budget_wan_per_year")
+    most = ph.params.get("max_closures_per_year")
+    yrs = ph.years.set_index("year")
+    bad = []
+    if budget is not None:
+        bad += [f"{y}: {v:,.1f} > {float(budget):,.1f}" for y, v in yrs["spending_wan"].items()
+                if v > float(budget) + 1e-6]
+    if most is not None:
+        bad += [f"{y}: {v} closures > {most}" for y, v in yrs["closures"].items() if v > int(most)]
+    closes = ph.actions[ph.actions["action"] == "close"]
+    bad += [f"{sid}: closes {n} times" for sid, n in closes.groupby("school_id").size().items() if n > 1]
+    lim_z = f"每年预算{float(budget):,.0f}万元" if budget is not None else "不限年度预算"
+    lim_e = f"yearly budget {float(budget):,.0f} × 10k yuan" if budget is not None else "no yearly budget limit"
+    lim_z += f"、每年最多撤并{most}所" if most is not None else "、不限每年撤并数量"
+    lim_e += f", at most {most} closures a year" if most is not None else ", no limit on closures a year"
+    spend = "、".join(f"{y}年{v:,.0f}" for y, v in yrs["spending_wan"].items())
+    spend_e = ", ".join(f"{y}: {v:,.0f}" for y, v in yrs["spending_wan"].items())
+    return _row("phasing_limits", not bad, f"{lim_z}；逐年投资（万元）{spend}；每校最多撤并一次；{len(bad)}项超限",
+                f"{lim_e}; spending by year (10k yuan) {spend_e}; each school closes at most once; {len(bad)} over",
+                bad)
+
+
+_PHASING_FUNCS = (_phase_end_state, _phase_conserved, _phase_limits_travel, _phase_capacity, _phase_beds,
+                  _phase_built, _phase_limits)
+
+
+def audit_phasing(result: ScenarioResult) -> pd.DataFrame:
+    """The checks of :data:`PHASING_CHECKS` on a result's phased plan (not applicable rows without one)."""
+    if result.phasing is None:
+        rows = [_row(k, None, "无分年度方案", "no phased plan") for k in PHASING_CHECKS]
+    else:
+        rows = [f(result) for f in _PHASING_FUNCS]
+    out = pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
+                                      "n_rows"])
+    out["passed"] = pd.Series([r["passed"] for r in rows], dtype=object)  # True, False or None (not numpy bools)
+    return out
+
+
 def audit(result: ScenarioResult) -> pd.DataFrame:
     """Check a scenario result against the invariants every plan must satisfy.
 
@@ -289,15 +535,20 @@ def audit(result: ScenarioResult) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per check of :data:`AUDIT_CHECKS`: ``check``, ``label_zh``,
+        One row per check of :data:`AUDIT_CHECKS` (the phased plan's checks,
+        :func:`audit_phasing`, run on every year of it): ``check``, ``label_zh``,
         ``label_en``, ``passed`` (True, False, or None when it does not apply),
         ``detail_zh`` and ``detail`` (numbers, zh and en), ``rows`` (ids affected,
         first 20) and ``n_rows``.
     """
     rows = [f(result) for f in (_register, _status_quo, _conserved, _whole, _causes, _reachable, _limits, _young,
                                 _beds, _capacity, _reasons, _receivers, _comparison)]
-    return pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
-                                       "n_rows"])
+    out = pd.DataFrame(rows, columns=["check", "label_zh", "label_en", "passed", "detail_zh", "detail", "rows",
+                                      "n_rows"])
+    phased = audit_phasing(result)
+    both = pd.concat([out, phased], ignore_index=True)
+    both["passed"] = pd.Series([*(r["passed"] for r in rows), *phased["passed"]], dtype=object)
+    return both
 
 
 def audit_failures(results: Iterable[ScenarioResult]) -> pd.DataFrame:

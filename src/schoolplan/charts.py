@@ -8,14 +8,14 @@ planner can read the values off it; numbers use :func:`schoolplan.fmt.number`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from html import escape
 
 import numpy as np
 
 from schoolplan.fmt import number
 
-__all__ = ["band_chart_svg", "bar_chart_svg"]
+__all__ = ["band_chart_svg", "bar_chart_svg", "gantt_svg", "text_width"]
 
 _W, _H = 560, 420
 _MIN_HEIGHT_PX = 400
@@ -198,5 +198,144 @@ def bar_chart_svg(
             parts.append(f'<rect x="{x:.1f}" y="{_H - _PAD_B - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{colour}"><title>{escape(name)}: {number(v)}</title></rect>')
     parts.append(_legend([("band_solid", _COLOURS[k % len(_COLOURS)], name) for k, name in enumerate(series)]))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def text_width(text: str, size: float = 11.0) -> float:
+    """Approximate width of ``text`` in pixels (CJK characters are square, Latin ones about half)."""
+    return sum(size if ord(ch) > 0x2E80 else size * 0.56 for ch in text)
+
+
+def _fit(text: str, width: float, size: float = 11.0) -> str:
+    """``text`` cut with an ellipsis so that it fits ``width`` pixels."""
+    if text_width(text, size) <= width:
+        return text
+    out = ""
+    for ch in text:
+        if text_width(out + ch + "…", size) > width:
+            break
+        out += ch
+    return out + "…"
+
+
+def gantt_svg(
+    years: Sequence[int],
+    groups: Sequence[tuple[str, Sequence[Mapping[str, object]]]],
+    *,
+    title: str = "",
+    legend: Sequence[tuple[str, str]] = (),
+    label_width: float = 210.0,
+    year_width: float = 118.0,
+) -> str:
+    """A Gantt-style timeline: one row per item, grouped, one column per year.
+
+    Parameters
+    ----------
+    years
+        The year columns, in order.
+    groups
+        ``(group label, rows)``; each row a mapping with ``label`` (str), ``bars``
+        (``(start, end, colour, text)``: from the start of year ``start`` to the start of
+        year ``end``, fractional years allowed), ``marks`` (``(year, colour, text)``: a
+        cross at the start of ``year`` with the text after it) and ``closed_from`` (a
+        year from which the row is hatched, or None).
+    title
+        Title text.
+    legend
+        ``(colour, label)`` pairs shown under the chart.
+    label_width, year_width
+        Pixels for the row labels and for each year.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element; all text is escaped.
+    """
+    ys = [int(y) for y in years]
+    row_h, head_h, group_h = 24.0, 44.0, 22.0
+    n_rows = sum(len(rows) for _, rows in groups)
+    width = label_width + year_width * max(len(ys), 1) + 12
+    height = head_h + group_h * len(groups) + row_h * n_rows + (30 if legend else 8)
+    x0 = label_width
+    y0 = ys[0] if ys else 0
+
+    def px(year: float) -> float:
+        return x0 + (float(year) - y0) * year_width
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+             f'style="max-width:100%;height:auto;font-family:sans-serif;font-size:11px">',
+             f"<title>{escape(title)}</title>",
+             '<defs><pattern id="sp-hatch" width="6" height="6" patternUnits="userSpaceOnUse" '
+             'patternTransform="rotate(45)"><rect width="6" height="6" fill="#f1f1f1"/>'
+             '<line x1="0" y1="0" x2="0" y2="6" stroke="#c8c8c8" stroke-width="2"/></pattern></defs>',
+             f'<text x="4" y="16" font-size="13" font-weight="bold">{escape(title)}</text>']
+    body_top, body_bottom = head_h - 8, height - (30 if legend else 8)
+    for k, y in enumerate(ys):
+        x = px(y)
+        if k % 2 == 0:
+            parts.append(f'<rect x="{x:.1f}" y="{body_top:.1f}" width="{year_width:.1f}" '
+                         f'height="{body_bottom - body_top:.1f}" fill="#f6f8fb"/>')
+        parts.append(f'<text x="{x + year_width / 2:.1f}" y="{head_h - 14:.1f}" text-anchor="middle" '
+                     f'font-weight="bold">{y}</text>')
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{body_top:.1f}" y2="{body_bottom:.1f}" stroke="#d9e1ea"/>')
+    top = head_h
+    for group, rows in groups:
+        parts.append(f'<rect x="0" y="{top:.1f}" width="{width:.1f}" height="{group_h:.1f}" fill="#e4ebf3"/>')
+        parts.append(f'<text x="6" y="{top + 15:.1f}" font-weight="bold">{escape(_fit(str(group), width - 12))}</text>')
+        top += group_h
+        for row in rows:
+            mid = top + row_h / 2
+            parts.append(f'<line x1="0" x2="{width:.1f}" y1="{top + row_h:.1f}" y2="{top + row_h:.1f}" '
+                         'stroke="#eef1f5"/>')
+            full = str(row.get("label", ""))
+            parts.append(f'<text x="10" y="{mid + 4:.1f}">{escape(_fit(full, x0 - 16))}<title>{escape(full)}'
+                         "</title></text>")
+            closed = row.get("closed_from")
+            if closed is not None:
+                cx = px(float(closed))  # type: ignore[arg-type]
+                parts.append(f'<rect x="{cx:.1f}" y="{top + 4:.1f}" width="{max(px(ys[-1] + 1) - cx, 0):.1f}" '
+                             f'height="{row_h - 8:.1f}" fill="url(#sp-hatch)"/>')
+            for start, end, colour, text in row.get("bars", ()):  # type: ignore[attr-defined]
+                a, b = px(float(start)), px(float(end))
+                w = max(b - a, 6.0)
+                parts.append(f'<rect x="{a:.1f}" y="{top + 5:.1f}" width="{w:.1f}" height="{row_h - 10:.1f}" '
+                             f'rx="3" fill="{escape(str(colour))}"><title>{escape(str(text))}</title></rect>')
+                label = str(text)
+                if text_width(label) + 8 <= w:
+                    parts.append(f'<text x="{a + 4:.1f}" y="{mid + 4:.1f}" fill="#fff">{escape(label)}</text>')
+                else:
+                    parts.append(f'<text x="{a + w + 3:.1f}" y="{mid + 4:.1f}" fill="{escape(str(colour))}">'
+                                 f"{escape(_fit(label, px(ys[-1] + 1) - a - w))}</text>")
+            for year, colour, text in row.get("marks", ()):  # type: ignore[attr-defined]
+                x = px(float(year))
+                c = escape(str(colour))
+                parts.append(f'<path d="M{x - 5:.1f},{mid - 5:.1f} L{x + 5:.1f},{mid + 5:.1f} M{x - 5:.1f},'
+                             f'{mid + 5:.1f} L{x + 5:.1f},{mid - 5:.1f}" stroke="{c}" stroke-width="2.6"/>')
+                right, left = px(ys[-1] + 1) - x - 10, x - x0 - 10
+                need = text_width(str(text))
+                if need > right and left > right:  # no room after the cross: write it before
+                    parts.append(f'<rect x="{x - 8 - min(need, left) - 2:.1f}" y="{top + 4:.1f}" '
+                                 f'width="{min(need, left) + 4:.1f}" height="{row_h - 8:.1f}" fill="#fff" '
+                                 'fill-opacity="0.85"/>')
+                    parts.append(f'<text x="{x - 8:.1f}" y="{mid + 4:.1f}" fill="{c}" font-weight="bold" '
+                                 f'text-anchor="end">{escape(_fit(str(text), left))}<title>{escape(str(text))}'
+                                 "</title></text>")
+                else:
+                    parts.append(f'<text x="{x + 8:.1f}" y="{mid + 4:.1f}" fill="{c}" font-weight="bold">'
+                                 f"{escape(_fit(str(text), right))}<title>{escape(str(text))}</title></text>")
+            top += row_h
+    if legend:
+        x = 6.0
+        ly = height - 12
+        for colour, label in legend:
+            if colour == "hatch":
+                parts.append(f'<rect x="{x:.1f}" y="{ly - 9:.1f}" width="14" height="10" fill="url(#sp-hatch)" '
+                             'stroke="#bbb"/>')
+            else:
+                parts.append(f'<rect x="{x:.1f}" y="{ly - 9:.1f}" width="14" height="10" rx="2" '
+                             f'fill="{escape(colour)}"/>')
+            parts.append(f'<text x="{x + 18:.1f}" y="{ly:.1f}">{escape(label)}</text>')
+            x += 30 + text_width(label)
     parts.append("</svg>")
     return "".join(parts)

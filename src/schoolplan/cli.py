@@ -471,12 +471,18 @@ def info(
 
 
 def _steps(scenarios: list[Any]) -> int:
-    """Stages the runner reports per scenario (reserve only when enabled), plus writing the outputs."""
+    """Stages the runner reports per scenario (reserve and phasing only when enabled), plus writing the outputs."""
     per = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "isochrones", "indicators",
            "done")
     writing = ("report", "workbook", "layers")
-    return sum(len(per) + int(bool(getattr(getattr(s, "reserve", None), "enabled", False))) for s in scenarios) \
-        + len(writing)
+
+    def optional(s: Any) -> int:
+        reserve = bool(getattr(getattr(s, "reserve", None), "enabled", False))
+        phasing = bool(getattr(getattr(s, "phasing", None), "enabled", False)) and \
+            getattr(getattr(s, "consolidation", None), "mode", "") != "status_quo"
+        return int(reserve) + int(phasing)
+
+    return sum(len(per) + optional(s) for s in scenarios) + len(writing)
 
 
 def _run_and_write(scenarios: list[Any], out: Path, lang: str, *, overwrite: bool, maps: bool,

@@ -126,6 +126,25 @@ class ReserveSection(_Strict):
     spacing_m: float = Field(150.0, gt=0)
 
 
+class PhasingSection(_Strict):
+    """The year-by-year schedule of the plan (:func:`schoolplan.phasing.phase_plan`).
+
+    Left out: the plan starts the year after the register year, with no budget
+    limit and no limit on closures per year; buildings take the standards' lead time.
+    """
+
+    enabled: bool = True
+    start_year: int | None = Field(None, ge=2000, le=2100)
+    budget_wan_per_year: float | None = Field(None, gt=0)
+    max_closures_per_year: int | None = Field(None, ge=1)
+    build_lead_years: int | None = Field(None, ge=0, le=10)
+
+    def options(self) -> dict[str, Any]:
+        """Keyword options of :func:`schoolplan.phasing.phase_plan`."""
+        return {"start_year": self.start_year, "budget_wan_per_year": self.budget_wan_per_year,
+                "max_closures_per_year": self.max_closures_per_year, "build_lead_years": self.build_lead_years}
+
+
 class Scenario(_Strict):
     """A validated scenario."""
 
@@ -134,10 +153,19 @@ class Scenario(_Strict):
     forecast: ForecastSection = ForecastSection()
     consolidation: ConsolidationSection = ConsolidationSection()
     reserve: ReserveSection = ReserveSection()
+    phasing: PhasingSection = PhasingSection()
     costs: dict[str, float] = Field(default_factory=dict)
     standards_overrides: dict[str, Any] = Field(default_factory=dict)
     name: str = "scenario"
     source: Path | None = None
+
+    @model_validator(mode="after")
+    def _phasing_within_target(self) -> Scenario:
+        start = self.phasing.start_year
+        if start is not None and start > self.scenario.target_year:
+            raise ValueError(f"phasing.start_year {start} is after target_year {self.scenario.target_year}: the "
+                             "schedule must start by the target year")
+        return self
 
     @field_validator("costs")
     @classmethod

@@ -119,6 +119,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "stage_forecast": ("学位需求预测", "seat-demand forecast"),
     "stage_attendance": ("现状就读模型", "today's attendance"),
     "stage_consolidate": ("布局调整", "consolidation"),
+    "stage_phasing": ("分年度实施安排", "phasing by year"),
     "stage_isochrones": ("校车等时圈", "bus isochrones"),
     "stage_reserve": ("预留用地", "reserved land"),
     "stage_indicators": ("指标与自检", "indicators and audit"),

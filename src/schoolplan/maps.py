@@ -119,6 +119,7 @@ __all__ = [
     "LEAFLET_JS_URL",
     "MINUTE_BINS",
     "MODE_STYLES",
+    "PHASE_STYLES",
     "FeatureLayer",
     "compare_map",
     "external_assets",
@@ -126,6 +127,7 @@ __all__ = [
     "map_html",
     "map_layers",
     "minutes_colour",
+    "phasing_map",
     "plan_map",
     "save_map",
 ]
@@ -971,3 +973,148 @@ def forecast_map(
     return m
 
 
+# =========================================================================== phased plans
+#: Status of a school in one year of a phased plan → (marker shape, colour).
+PHASE_STYLES: dict[str, tuple[str, str]] = {
+    "open": ("circle", "#1a9850"),
+    "works": ("square", "#2166ac"),
+    "new": ("star", "#7b3294"),
+    "closes": ("cross", "#d7191c"),
+    "closed": ("cross", "#9a9a9a"),
+}
+_PHASE_TEXT: dict[str, tuple[str, str]] = {
+    "open": ("在办，当年无调整", "open, nothing changes"),
+    "works": ("接收学生或新增设施启用", "receives pupils or new buildings come into use"),
+    "new": ("新学校启用", "new school opens"),
+    "closes": ("当年秋季撤并", "closes this autumn"),
+    "closed": ("已撤并", "closed"),
+    "moves": ("当年转学（撤并学校→接收学校）", "pupils moving this year (closing → receiving school)"),
+    "year": ("学年", "School year"),
+    "hint": ("右上角选择年份", "choose the year at the top right"),
+    "classes": ("班级需要/教室", "Classes needed / classrooms"),
+    "beds": ("寄宿生/床位", "Boarders / beds"),
+    "title": ("分年度实施", "Phased plan"),
+}
+
+
+def _phase_text(key: str, lang: str) -> str:
+    return _PHASE_TEXT[key][0 if lang == "zh" else 1]
+
+
+def phasing_map(
+    result: ScenarioResult,
+    *,
+    basemap: str = "osm",
+    lang: str = "zh",
+    year: int | None = None,
+    tianditu_token: str | None = None,
+    title: str | None = None,
+) -> folium.Map:
+    """The phased plan of a scenario on a map, one selectable layer per school year (分年度实施图).
+
+    Each year's layer shows every school of the plan by its status that year — open
+    with nothing changing ●, receiving pupils or new buildings coming into use ■, a new
+    school opening ★, closing that autumn ✕ (red), closed ✕ (grey) — and lines from
+    each school closing that year to the schools receiving its pupils. Popups give the
+    year's pupils, classes needed against classrooms, boarders against beds and why
+    the school's actions fall in that year.
+
+    Parameters
+    ----------
+    result
+        A scenario result with a phased plan (``result.phasing``).
+    basemap, lang, tianditu_token
+        As :func:`plan_map`.
+    year
+        The year shown first (default: the first year of the plan).
+    title
+        Map title (default: the scenario label and "分年度实施").
+
+    Returns
+    -------
+    folium.Map
+
+    Raises
+    ------
+    ConfigError
+        The result has no phased plan, or ``year`` is not one of its years.
+    """
+    lang = check_lang(lang)
+    basemap = check_basemap(basemap)
+    ph = getattr(result, "phasing", None)
+    if ph is None:
+        raise ConfigError("the scenario result has no phased plan",
+                          fix="run a 两集中 scenario with a target year after the register year ([phasing] enabled)")
+    years = [int(y) for y in ph.years["year"]]
+    shown = int(year) if year is not None else years[0]
+    if shown not in years:
+        raise ConfigError(f"year {shown} is not a year of the phased plan ({years[0]}–{years[-1]})",
+                          fix="pick one of the plan's school years")
+    county = result.county
+    frame = MapFrame(gcj02=basemap == "gaode", default_crs=getattr(county, "crs", None))
+    schools = result.plan.schools[result.plan.schools["decision"] != "vacant"]
+    xy = dict(zip(schools.index, map(point_xy, frame.geoms(schools)), strict=True))
+    names = schools["name"].astype(str).to_dict()
+    acts = ph.actions
+    close_year = {str(r.school_id): int(r.year) for r in acts[(acts["action"] == "close") & acts["year"].notna()]
+                  .itertuples()}
+    state = ph.schools.set_index(["year", "school_id"])
+    label = result.label_zh if lang == "zh" else result.label_en
+    heading = title or f"{label} · {_phase_text('title', lang)}"
+    m = new_map(basemap, lang, tianditu_token, title=heading)
+    for y in years:
+        now = acts[acts["year"] == y]
+        closing = now[now["action"] == "close"]
+        receivers = {x.strip() for rec in closing["receiving"] for x in str(rec).split(",") if x.strip()}
+        works = set(now.loc[now["action"].isin(["classrooms", "beds", "upgrade"]), "school_id"]) | receivers
+        opens = set(now.loc[now["action"] == "new_school", "school_id"])
+        feats = []
+        for sid in schools.index:
+            p = xy.get(sid)
+            st = state.loc[(y, sid)] if (y, sid) in state.index else None
+            is_new = schools.at[sid, "decision"] == "new"
+            if p is None or (is_new and st is None and sid not in opens):
+                continue
+            cy = close_year.get(str(sid))
+            status = ("closed" if cy is not None and cy < y else "closes" if cy == y else
+                      "new" if sid in opens or (is_new and sid in works) else "works" if sid in works else "open")
+            shape, colour = PHASE_STYLES[status]
+            size = 20.0 if status in ("closes", "works", "new") else 15.0
+            icon = {"html": marker_svg(shape, colour, size, fill_opacity=0.55 if status == "closed" else 1.0),
+                    "className": "sp-icon", "iconSize": [size, size], "iconAnchor": [size / 2, size / 2],
+                    "popupAnchor": [0, -size / 2], "tooltipAnchor": [size / 2, 0]}
+            rows: list[tuple[str, Any]] = [(t("map_decision", lang), _phase_text(status, lang))]
+            if st is not None and bool(st["open"]):
+                rows += [(t("map_students", lang), int(st["pupils"])),
+                         (_phase_text("classes", lang), f"{int(st['classes_needed'])} / {int(st['classes_ready'])}"),
+                         (_phase_text("beds", lang), f"{int(st['boarders'])} / {int(st['beds_ready'])}")]
+            why = [str(r.reason_zh if lang == "zh" else r.reason_en) for r in now[now["school_id"] == sid].itertuples()]
+            popup = _popup(names.get(sid, str(sid)), rows, lang, subtitle=f"{_phase_text('year', lang)} {y}",
+                           reason="；".join(why) if lang == "zh" else "; ".join(why))
+            feats.append(feature(shapely.Point(p), id=str(sid), kind="school", status=status, icon=icon,
+                                  tip=f"{esc(names.get(sid, sid))} · {esc(_phase_text(status, lang))}",
+                                  popup=popup))
+        for r in closing.itertuples():
+            a = xy.get(r.school_id)
+            for rec in [x.strip() for x in str(r.receiving).split(",") if x.strip()]:
+                b = xy.get(rec)
+                if a is None or b is None:
+                    continue
+                feats.append(feature(LineString([a, b]), id=f"{r.school_id}>{rec}", kind="move",
+                                      style={"color": PHASE_STYLES["closes"][1], "weight": 3, "opacity": 0.8,
+                                             "dashArray": "6 4"},
+                                      tip=f"{esc(names.get(r.school_id, r.school_id))} → {esc(names.get(rec, rec))}"))
+        FeatureLayer(feats, name=f"{_phase_text('year', lang)} {y}", key=f"year_{y}", overlay=False,
+                     show=y == shown).add_to(m)
+    town, seat = _township_layers(county, frame, lang)
+    for layer in (town, seat):
+        if layer is not None:
+            layer.add_to(m)
+    rows = [(swatch_shape(shape, colour), _phase_text(k, lang)) for k, (shape, colour) in PHASE_STYLES.items()]
+    rows.append((swatch_line(PHASE_STYLES["closes"][1], "6 4", 3), _phase_text("moves", lang)))
+    sections = [(t("map_schools", lang), rows),
+                (_phase_text("year", lang), [("", f"{years[0]}–{years[-1]}: {_phase_text('hint', lang)}")])]
+    extent = lonlat_bounds(frame.geoms(county.townships)) if len(getattr(county, "townships", [])) else \
+        lonlat_bounds(frame.geoms(schools))
+    finish_map(m, sections, extent, lang, title=heading)
+    return m

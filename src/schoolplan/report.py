@@ -593,6 +593,20 @@ def _map_html(r: ScenarioResult, lang: str) -> str | None:
     return map_html(plan_map(r, basemap="none", lang=lang), offline=True)
 
 
+def _phasing_view(r: ScenarioResult, lang: str) -> dict[str, Any] | None:
+    from schoolplan.phasing.views import phasing_view
+
+    return phasing_view(r, lang)
+
+
+def _phasing_map_html(r: ScenarioResult, lang: str) -> str | None:
+    try:
+        from schoolplan.maps import map_html, phasing_map
+    except ImportError:
+        return None
+    return map_html(phasing_map(r, basemap="none", lang=lang), offline=True)
+
+
 def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bool = True) -> str:
     """The self-contained bilingual report as one HTML string.
 
@@ -618,6 +632,8 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
             "infeasible": _infeasible_rows(r, lang),
             "accounting": _accounting(r, lang),
             "investment": _investment_rows(r, lang),
+            "phasing": _phasing_view(r, lang),
+            "phasing_map": _phasing_map_html(r, lang) if maps and r.phasing is not None else None,
         })
     bars = bar_chart_svg([r.label_zh if zh else r.label_en for r in results],
                          {("保留/扩建/新建" if zh else "kept/expanded/new"):
@@ -941,8 +957,9 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path, *, lang: str = "zh
     numbers for counts and one decimal for minutes and money (:mod:`schoolplan.fmt`),
     and words instead of codes (in ``lang``). Sheets: summary (every indicator),
     schools, assignment, seats_by_year, audit, investment, attendance_fit,
-    data_quality; reserved_land (zones), reserved_sites, plan_expansion_land and
-    vacated_reuse when reserved land was computed.
+    data_quality; phasing_years, phasing_actions, phasing_slips for phased plans;
+    reserved_land (zones), reserved_sites, plan_expansion_land and vacated_reuse when
+    reserved land was computed.
     """
     from openpyxl import Workbook
 
@@ -966,6 +983,10 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path, *, lang: str = "zh
     _sheet(wb, "seats_by_year", d, labels, lang=lang, freeze_cols=2)
     _extra_sheets(wb, results, labels, lang)
     _reserved_sheets(wb, results, labels, lang)
+    from schoolplan.phasing.views import phasing_sheets
+
+    for title, frame, lab in phasing_sheets(results):
+        _sheet(wb, title, frame, {**labels, **lab}, lang=lang, freeze_cols=2)
     import datetime as dt
 
     wb.properties.creator = f"schoolplan {__version__}"
@@ -1068,10 +1089,19 @@ def assignment_lines(r: ScenarioResult) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(a.reset_index(drop=True), geometry=geoms, crs=r.county.crs)
 
 
+def _with_action_years(r: ScenarioResult) -> gpd.GeoDataFrame:
+    """The plan's schools with the school year of each of their actions in the phased plan."""
+    from schoolplan.phasing.views import school_action_years
+
+    if r.phasing is None:
+        return r.plan.schools
+    return r.plan.schools.join(school_action_years(r))
+
+
 def _gpkg_layers(results: Sequence[ScenarioResult]) -> dict[str, gpd.GeoDataFrame]:
     layers: dict[str, gpd.GeoDataFrame] = {}
     for r in results:
-        layers[f"{r.name}_schools"] = r.plan.schools
+        layers[f"{r.name}_schools"] = _with_action_years(r)
         layers[f"{r.name}_assignment"] = assignment_lines(r)
         if len(r.isochrones):
             layers[f"{r.name}_isochrones"] = r.isochrones

@@ -15,7 +15,7 @@ import pandas as pd
 
 from schoolplan.schema import DECISIONS, MODES
 
-__all__ = ["DECISIONS", "MODES", "LayoutPlan", "ReservedLand", "ScenarioResult"]
+__all__ = ["DECISIONS", "MODES", "LayoutPlan", "PhasedPlan", "ReservedLand", "ScenarioResult"]
 
 @dataclass(frozen=True)
 class LayoutPlan:
@@ -100,6 +100,56 @@ class ReservedLand:
 
 
 @dataclass(frozen=True)
+class PhasedPlan:
+    """A layout plan in steps: which school changes in which year (:mod:`schoolplan.phasing`).
+
+    Attributes
+    ----------
+    actions
+        One row per action: ``action`` (a key of
+        :data:`schoolplan.schema.PHASING_ACTIONS`), ``school_id``, ``name``,
+        ``township_id``, ``quantity`` (pupils moved, classrooms, beds, buses; int),
+        ``fund_year`` (year the money is spent; NA for closures), ``year`` (school
+        year it takes effect: pupils move, or the building is ready; NA when not
+        done within the model's years), ``cost_wan`` (NaN: not costed),
+        ``receiving`` (schools that receive the pupils), ``ideal_year`` (the year
+        without the budget and closure limits), ``reason_zh``, ``reason_en`` (why this
+        year, in numbers).
+    years
+        One row per school year: ``year``, ``closures``, ``schools_open``, ``pupils``,
+        ``pupils_moving`` (pupils of the schools closing that year), ``pupils_moved``
+        (pupils at another school than without the plan), ``pupils_over_limit``,
+        ``pupils_unplaced``, ``boarders``, ``beds``, ``buses``, ``buses_bought``,
+        ``classrooms_ready``, ``classes_short`` (classrooms short of the standard
+        class size), ``teachers_needed``, ``teachers_surplus``, ``teachers_freed``,
+        ``spending_wan`` (capital funded that year), ``budget_wan``.
+    schools
+        One row per school and year: ``year``, ``school_id``, ``open``, ``pupils``,
+        ``arrivals``, ``classes_needed``, ``classes_ready``, ``boarders``,
+        ``beds_ready``, ``buses``, ``teachers_needed``, ``teachers_on_staff``.
+    assignment
+        The assignment of every year (columns of ``LayoutPlan.assignment`` plus ``year``).
+    slips
+        Actions later than without the budget and closure limits (or after the target
+        year): ``action``, ``school_id``, ``ideal_year``, ``year``, ``cause``,
+        ``reason_zh``, ``reason_en``.
+    summary
+        ``start_year``, ``end_year``, ``target_year``, ``years_with_actions``,
+        ``reached_by_target`` (bool), ``solve_seconds``, ``status`` ...
+    params
+        The options used (start year, budget, closure limit, lead years, penalties).
+    """
+
+    actions: pd.DataFrame
+    years: pd.DataFrame
+    schools: pd.DataFrame
+    assignment: pd.DataFrame
+    slips: pd.DataFrame
+    summary: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     """Everything one scenario run produced.
 
@@ -138,6 +188,9 @@ class ScenarioResult:
     audit
         The plan's self-audit (:func:`schoolplan.audit.audit`): ``check, passed,
         detail, rows``.
+    phasing
+        The plan in yearly steps (:func:`schoolplan.phasing.phase_plan`), or None (status
+        quo, target year = base year, or ``[phasing] enabled = false``).
     """
 
     name: str
@@ -155,3 +208,4 @@ class ScenarioResult:
     data_quality: pd.DataFrame = field(default_factory=pd.DataFrame)
     audit: pd.DataFrame = field(default_factory=pd.DataFrame)
     demand_totals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    phasing: PhasedPlan | None = None

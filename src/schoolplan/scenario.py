@@ -166,7 +166,13 @@ def _data_quality(rec: list[warnings.WarningMessage], stages: list[tuple[int, st
 
 def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
          mark: Callable[[str], None]) -> ScenarioResult:
-    from schoolplan.consolidate import apply_reuse, consolidate, make_rules, project_attendance, today_attendance
+    from schoolplan.consolidate import (
+        apply_reuse,
+        consolidate,
+        make_rules,
+        project_attendance,
+        today_attendance,
+    )
     from schoolplan.metrics import scenario_indicators
     from schoolplan.network import isochrones
     from schoolplan.schema import COMPULSORY_LEVELS
@@ -222,6 +228,13 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
     tick("consolidate")
     plan = consolidate(county, bus, walk, mode=sc.consolidation.mode, pupils=flows, rules=rules, standards=std,
                        year=target, attendance=base)
+    phased = None
+    if sc.phasing.enabled and sc.consolidation.mode != "status_quo" and target > county.base_year:
+        tick("phasing")
+        from schoolplan.phasing import phase_plan
+
+        phased = phase_plan(plan, county, bus, walk, attendance=base, demand=demand, rules=rules, standards=std,
+                            **sc.phasing.options())
     tick("isochrones")
     receiving = plan.schools[plan.schools["decision"].isin(["keep", "expand", "new"])]
     iso = isochrones(bus_g, receiving[["geometry"]], minutes=rules.bus_minutes)
@@ -241,7 +254,8 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
     return ScenarioResult(name=sc.name, label_zh=sc.scenario.name_zh, label_en=sc.scenario.name_en,
                           county=county, plan=plan, demand=demand, reserved=reserved, isochrones=iso,
                           indicators=indicators, config=sc.model_dump(mode="json"), timings=timings,
-                          attendance=base, demand_totals=totals)
+                          attendance=base, demand_totals=totals,
+                          phasing=phased)
 
 
 def _reserve(sc: Scenario, county: Any, demand: pd.DataFrame, plan: Any, walk_g: Any, std: Mapping[str, Any],

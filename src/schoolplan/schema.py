@@ -41,6 +41,7 @@ __all__ = [
     "LEVEL_LABELS",
     "LEVEL_SPELLINGS",
     "MODES",
+    "PHASING_ACTIONS",
     "REUSES",
     "STAGES",
     "STAGE_ENTRY_AGES",
@@ -166,6 +167,19 @@ MODES: dict[str, dict[str, str]] = {
     "boarding": {"zh": "寄宿", "en": "Boarding"},
     "no_route": {"zh": "无道路连通", "en": "No road route"},
     "unserved": {"zh": "无法安置", "en": "Unserved"},
+}
+
+# --------------------------------------------------------------------------- phased plans (schoolplan.phasing)
+#: Actions of a phased plan (分年度实施) with their Chinese and English labels.
+PHASING_ACTIONS: dict[str, dict[str, str]] = {
+    "close": {"zh": "撤并", "en": "Close (merge)"},
+    "shed": {"zh": "分流超规模学生", "en": "Move pupils above the maximum size"},
+    "convert": {"zh": "校舍改作他用", "en": "Convert the building"},
+    "classrooms": {"zh": "新增教室", "en": "Add classrooms"},
+    "beds": {"zh": "新增寄宿床位", "en": "Add boarding beds"},
+    "upgrade": {"zh": "改善办学条件", "en": "Upgrade the school"},
+    "new_school": {"zh": "新建学校", "en": "Build a new school"},
+    "buses": {"zh": "购置校车", "en": "Buy school buses"},
 }
 
 
