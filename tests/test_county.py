@@ -401,3 +401,30 @@ def test_plausibility_class_sizes_teachers_roads_and_jumps(tiny_county: Path) ->
     assert {"class_size", "pupils_per_teacher", "far_from_road", "enrolment_jump"} <= checks
     far = found[found["check"] == "far_from_road"].iloc[0]
     assert "S3" in far["rows"] and "S1" not in far["rows"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("without", [(), ("schools.capacity_seats",), ("schools.township_id",)])
+def test_raw_county_runs_end_to_end_through_the_cli(tmp_path: Path, without: tuple[str, ...],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`schoolplan run` on the county as a bureau sends it: outputs written, no traceback, no crash on optional columns."""
+    import openpyxl
+
+    from bad_inputs import write_scenario
+    from raw_county import write_raw_county
+    from schoolplan.cli import main
+
+    if not (DEMO / "county.gpkg").exists():
+        pytest.skip("demo county not built")
+    folder = write_raw_county(tmp_path / "麦田县", without=without)
+    sc = write_scenario(tmp_path / "s.toml", folder, consolidation={"mode": "rules"})
+    out = tmp_path / "out"
+    code = main(["run", str(sc), "--out", str(out), "--no-maps", "--lang", "en"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert {"report.html", "comparison.xlsx", "results.gpkg", "run.json"} <= {p.name for p in out.iterdir()}
+    wb = openpyxl.load_workbook(out / "comparison.xlsx", read_only=True)
+    assert {"summary", "schools", "audit"} <= set(wb.sheetnames)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "麦田县" in html or "Maitian" in html

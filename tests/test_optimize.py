@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from instances import read_cap, read_optima, read_pmed, read_sjc
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
@@ -384,8 +384,18 @@ def _assign_cost(cost, w, demand, capacity, sub, single_source) -> float:
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def _zero_weight_case(cost: list[list[float]], fixed: list[int]) -> dict:
+    c = np.array(cost, dtype=float)
+    n, m = c.shape
+    return {"cost": c, "w": np.zeros(n), "demand": np.zeros(n), "capacity": np.zeros(m),
+            "fixed_cost": np.zeros(m), "p": 1, "fixed": fixed, "k": 1}
+
+
 @PROPERTY
 @given(instances())
+# found by hypothesis: infeasible with zero weights (the forced site alone; two disjoint client groups)
+@example(_zero_weight_case([[0, 0, 0, np.nan], [np.nan, 0, 0, 0]], [0]))
+@example(_zero_weight_case([[0, 0, np.nan, np.nan], [np.nan, np.nan, 0, 0]], []))
 def test_p_median_matches_brute_force(inst: dict) -> None:
     cost, w, p, fixed = inst["cost"], inst["w"], inst["p"], inst["fixed"]
     c = np.where(np.isnan(cost), np.inf, cost)

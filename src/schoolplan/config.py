@@ -56,7 +56,6 @@ class ScenarioSection(_Strict):
     target_year: int = Field(2030, ge=2000, le=2100)
     horizon_year: int = Field(2035, ge=2000, le=2100)
     standards: str = "cn_national"
-    seed: int = 0
     lang: Literal["zh", "en"] = "zh"
 
     @field_validator("base_year", "target_year", "horizon_year", mode="before")

@@ -154,7 +154,6 @@ class _Rules:
     primary_residents: float
     junior_residents: float
     kindergarten_dwellings: float
-    kg_targets: dict[str, float]
     land_by_size: dict[str, dict[int, float]]
     building_by_size: dict[str, dict[int, float]]
     max_pupils: dict[str, float]
@@ -273,7 +272,6 @@ def _rules(std: Mapping[str, Any], preset: str | None, radius_m: Any, sizes: Any
         primary_residents=float(hy["school_required_residents"]),
         junior_residents=float(hy["junior_required_residents"]),
         kindergarten_dwellings=float(hy["kindergarten_required_dwellings"]),
-        kg_targets={k: float(v) for k, v in std["kindergarten_targets"].items()},
         land_by_size=_by_size(std, "land_per_pupil_by_size_m2", "land_per_pupil_m2"),
         building_by_size=_by_size(std, "building_per_pupil_by_size_m2", "building_per_pupil_m2"),
         max_pupils={lv: float(std["max_school_size"][lv]) for lv in RESERVE_LEVELS},

@@ -148,6 +148,12 @@ _PROBE_MAX_P = 12  # probe sites only for small p (large-p LPs are nearly integr
 _ENUM_CELLS = 40_000_000  # enumerate the open sets when combos x clients x k stays below this (~1 s)
 
 
+def _infeasible() -> InfeasibleError:
+    return InfeasibleError("the p median model has no feasible solution "
+                           "(p, fixed/forbidden facilities and allowed pairs conflict)",
+                           fix="raise p, or allow more client-facility pairs")
+
+
 def _enum_cells(n: int, n_free: int, k: int) -> float:
     return float(math.comb(n_free, k)) * n * max(k, 1) if 0 <= k <= n_free else 0.0
 
@@ -172,6 +178,10 @@ def _enumerate(
         sub = np.where(stored.toarray() > 0, sub, np.inf)
     base = sub[:, : len(forced)].min(axis=1) if len(forced) else np.full(n, np.inf)
     fs = sub[:, len(forced) :]
+    y = np.zeros(m, dtype=bool)
+    y[forced] = True
+    if k == 0:  # nothing left to choose: the forced sites alone
+        return y, float(w @ base) if np.isfinite(base).all() else math.inf
     best_v, best = math.inf, None
     combos = itertools.combinations(range(len(free)), k)
     chunk = max(1, int(20_000_000 // max(n * max(k, 1), 1)))
@@ -189,8 +199,6 @@ def _enumerate(
             best_v, best = float(vals[a]), block[a]
         if time.perf_counter() > deadline:
             return None
-    y = np.zeros(m, dtype=bool)
-    y[forced] = True
     if best is not None:
         y[free[best]] = True
     return y, best_v
@@ -267,7 +275,13 @@ def _start(common: Common, w: np.ndarray, p: int, openable: np.ndarray, budget: 
 def p_median_exact(
     common: Common, w: np.ndarray, p: int, *, k_nearest: int | None, formulation: str = "auto"
 ) -> LocationResult:
-    """Solve the p-median exactly (see module docs)."""
+    """Solve the p-median exactly (see module docs).
+
+    Steps: incumbent, reduction by the radius and the bound, probing, rounds of the
+    restricted model with rebuilds, proof. Complexity above 25 is deliberate: the steps
+    share the incumbent, the bounds and the restriction state, and splitting them into
+    functions would pass a dozen mutable arrays around; each step is a commented block.
+    """
     costs = common.costs
     n, m = costs.shape
     n_allowed = require_allowed(costs)
@@ -346,11 +360,7 @@ def p_median_exact(
         lp = mdl.lp(time_limit=remaining(common), threads=common.threads, log=common.log)
         if lp.status == "infeasible":
             if not math.isfinite(upper):
-                raise InfeasibleError(
-                    "the p median model has no feasible solution "
-                    "(p, fixed/forbidden facilities and allowed pairs conflict)",
-                    fix="raise p, or allow more client-facility pairs",
-                )
+                raise _infeasible()
             lower = upper
             break
         if lp.x is None:  # time limit in the LP
@@ -414,6 +424,8 @@ def p_median_exact(
             if got is not None:
                 if got[1] < upper:
                     upper, y_inc = got[1], got[0]
+                if not math.isfinite(upper):  # every open set enumerated: none serves every client
+                    raise _infeasible()
                 lower = upper
                 used += "+enumeration"
                 break
@@ -452,11 +464,7 @@ def p_median_exact(
             if math.isfinite(upper):
                 lower = upper
                 break
-            raise InfeasibleError(
-                "the p median model has no feasible solution "
-                "(p, fixed/forbidden facilities and allowed pairs conflict)",
-                fix="raise p, or allow more client-facility pairs",
-            )
+            raise _infeasible()
         mip_bound = run.bound if math.isfinite(run.bound) else -math.inf
         if run.x is None:
             lower = max(lower, min(mip_bound, upper))

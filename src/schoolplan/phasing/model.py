@@ -261,7 +261,13 @@ def _add(terms: dict[int, float], j: int, a: float) -> None:
 
 def solve_schedule(p: Problem, rules: Rules, *, budget_wan: float | None, max_closures: int | None,
                    crowding_wan: float, upgrade_wait_wan: float, time_limit: float) -> Schedule:
-    """Solve the schedule model of :mod:`schoolplan.phasing` for the years of ``p``."""
+    """Solve the schedule model of :mod:`schoolplan.phasing` for the years of ``p``.
+
+    One function builds every row family of the model (pupils per year, classrooms and beds
+    ready before pupils arrive, budget, closures per year, one closure per school) on the
+    same column indices; its complexity (above 25) is the number of row families, each a
+    commented block, not nesting. Splitting it would scatter the column bookkeeping.
+    """
     t0 = time.perf_counter()
     lp = _Lp()
     years = p.years
