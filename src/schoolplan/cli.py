@@ -470,6 +470,36 @@ def info(
                                       title_en="Plausibility checks (please verify)"))
 
 
+@app.command(epilog=_EPILOG)
+def inspect(
+    path: Annotated[Path, typer.Argument(help="县域数据文件夹或 GeoPackage。 County folder or GeoPackage.")],
+    standards: Annotated[Path | None, typer.Option(help="地方标准文件（TOML），默认国家标准。 Local standards TOML "
+                                                      "(default: national norms).")] = None,
+    coords: CoordsOpt = None,
+    crs: CrsOpt = None,
+    base_year: BaseYearOpt = None,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """控辍保学底数与优质均衡达标情况：巩固率、疑似辍学、七项指标、差异系数、最低补充投入。 Keeping every child in school and 优质均衡 readiness today: consolidation rates, suspected out-of-school pupils, the seven indicators, coefficients of variation and the cheapest fix."""
+    from schoolplan.readiness import county_inspection
+    from schoolplan.readiness.views import inspect_tables
+    from schoolplan.standards import load_standards
+
+    lang = _globals(lang, debug, quiet)
+    county = _load(path, coords, crs, base_year)
+    std = load_standards(str(standards) if standards is not None else None)
+    ins = county_inspection(county, std)
+    for title, rows in inspect_tables(ins, county, std, lang):
+        table = Table(title=title)
+        table.add_column("项目" if lang == "zh" else "Item", overflow="fold")
+        table.add_column("数值" if lang == "zh" else "Value", justify="right", overflow="fold")
+        for k, v in rows:
+            table.add_row(safe_text(k), safe_text(v))
+        _print(table)
+
+
 def _steps(scenarios: list[Any]) -> int:
     """Stages the runner reports per scenario (reserve and phasing only when enabled), plus writing the outputs."""
     per = ("load", "network", "travel_times", "forecast", "attendance", "consolidate", "isochrones", "indicators",

@@ -618,10 +618,10 @@ def scenario_indicators(
     }
     if have_balance:
         # 优质均衡: resources per pupil of the schools that stay, with their pupils after the plan;
-        # schools under 50 pupils are left out (Hebei rule).
+        # small schools are left out of the coefficients (standards: cv_exclude_below_pupils).
         bs = active[["level", "students_after"]].join(county.schools[have_balance], how="left")
         bs["students"] = bs["students_after"]
-        bal = balance_report(bs, standards, exclude_below=50)
+        bal = balance_report(bs, standards, exclude_below=int(standards["balance"]["cv_exclude_below_pupils"]))
         for lv in ("primary", "junior"):
             b = bal[(bal.level == lv) & bal["cv"].notna()]
             if len(b):

@@ -249,13 +249,16 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
             plan = apply_reuse(plan, reserved.summary.get("vacated_kindergarten"), county=county)
     tick("indicators")
     indicators = scenario_indicators(county, plan, reserved, demand, std, target_year=target)
+    from schoolplan.readiness import plan_readiness
+
+    readiness = plan_readiness(county, plan, std)
     tick("done")
     timings.pop("done", None)
     return ScenarioResult(name=sc.name, label_zh=sc.scenario.name_zh, label_en=sc.scenario.name_en,
                           county=county, plan=plan, demand=demand, reserved=reserved, isochrones=iso,
                           indicators=indicators, config=sc.model_dump(mode="json"), timings=timings,
                           attendance=base, demand_totals=totals,
-                          phasing=phased)
+                          phasing=phased, readiness=readiness)
 
 
 def _reserve(sc: Scenario, county: Any, demand: pd.DataFrame, plan: Any, walk_g: Any, std: Mapping[str, Any],
