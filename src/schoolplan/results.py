@@ -8,12 +8,15 @@ relied on by :mod:`schoolplan.maps`, :mod:`schoolplan.metrics` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from schoolplan.schema import DECISIONS, MODES
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["DECISIONS", "MODES", "LayoutPlan", "PhasedPlan", "Readiness", "ReservedLand", "ScenarioResult"]
 
@@ -228,12 +231,15 @@ class ScenarioResult:
     readiness
         优质均衡 readiness of the plan's schools in the target year and the 控辍保学 risk
         it creates (:func:`schoolplan.readiness.plan_readiness`), or None.
+    inspection
+        The county today (:func:`schoolplan.readiness.county_inspection` with the
+        scenario's norms): 底数 tables, 巩固率, readiness and the norms used; or None.
     """
 
     name: str
     label_zh: str
     label_en: str
-    county: Any
+    county: County
     plan: LayoutPlan
     demand: pd.DataFrame
     reserved: ReservedLand | None
@@ -247,3 +253,4 @@ class ScenarioResult:
     demand_totals: pd.DataFrame = field(default_factory=pd.DataFrame)
     phasing: PhasedPlan | None = None
     readiness: Readiness | None = None
+    inspection: dict[str, Any] | None = None

@@ -21,7 +21,7 @@ its target year) and :func:`county_inspection` the county as it is today (the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,10 @@ from schoolplan.readiness.cohorts import (
 from schoolplan.readiness.risk import RISK_KINDS, risk_by_school, risk_by_township, risk_groups
 from schoolplan.results import Readiness
 from schoolplan.schema import COMPULSORY_LEVELS
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
+    from schoolplan.results import LayoutPlan
 
 __all__ = [
     "COMPULSORY_GRADES",
@@ -72,12 +76,12 @@ __all__ = [
 _RESOURCES = [c for c, *_ in BALANCE_INDICATORS.values()]
 
 
-def _today(county: Any) -> pd.DataFrame:
+def _today(county: County) -> pd.DataFrame:
     s = county.schools
     return s[s["status"].eq("open") & s["level"].isin(COMPULSORY_LEVELS)]
 
 
-def _after(county: Any, plan: Any) -> pd.DataFrame:
+def _after(county: County, plan: LayoutPlan) -> pd.DataFrame:
     """Schools that teach compulsory grades after the plan, with their target-year pupils.
 
     Resources are today's (the plan's new classrooms and redeployed teachers are not
@@ -92,7 +96,7 @@ def _after(county: Any, plan: Any) -> pd.DataFrame:
     return out
 
 
-def layout_readiness(schools: pd.DataFrame, standards: Mapping[str, Any], *, plan: Any = None,
+def layout_readiness(schools: pd.DataFrame, standards: Mapping[str, Any], *, plan: LayoutPlan | None = None,
                      villages: pd.DataFrame | None = None, fix: bool = True) -> Readiness:
     """优质均衡 readiness of one layout and, for a plan, the 控辍保学 risk it creates.
 
@@ -142,12 +146,12 @@ def layout_readiness(schools: pd.DataFrame, standards: Mapping[str, Any], *, pla
                      risk_schools=risk_by_school(groups), summary=summary)
 
 
-def plan_readiness(county: Any, plan: Any, standards: Mapping[str, Any]) -> Readiness:
+def plan_readiness(county: County, plan: LayoutPlan, standards: Mapping[str, Any]) -> Readiness:
     """:func:`layout_readiness` of a plan's schools in its target year, with its risk."""
     return layout_readiness(_after(county, plan), standards, plan=plan, villages=county.villages)
 
 
-def county_inspection(county: Any, standards: Mapping[str, Any]) -> dict[str, Any]:
+def county_inspection(county: County, standards: Mapping[str, Any]) -> dict[str, Any]:
     """The county today: 底数 tables, 巩固率, suspected out-of-school pupils and readiness.
 
     Returns
@@ -155,7 +159,8 @@ def county_inspection(county: Any, standards: Mapping[str, Any]) -> dict[str, An
     dict
         ``cohorts`` (:func:`cohort_table`), ``retention`` (:func:`cohort_retention`),
         ``rates`` (:func:`consolidation_rate`), ``readiness`` (:func:`layout_readiness`
-        of today's register) and ``summary`` (headline figures).
+        of today's register), ``summary`` (headline figures) and ``norms`` (the thresholds
+        used, for display).
     """
     cohorts = cohort_table(county)
     retention = cohort_retention(county, standards)
@@ -180,4 +185,11 @@ def county_inspection(county: Any, standards: Mapping[str, Any]) -> dict[str, An
         "suspected_cohorts": len(susp),
         **{f"readiness_{k}": v for k, v in ready.summary.items()},
     }
-    return {"cohorts": cohorts, "retention": retention, "rates": rates, "readiness": ready, "summary": summary}
+    bal = standards["balance"]
+    norms = {"ride_increase_minutes": float(standards["dropout_risk"]["ride_increase_minutes"]),
+             "cv_primary": float(bal["cv_primary"]), "cv_junior": float(bal["cv_junior"]),
+             "school_min_indicators_met": int(bal["school_min_indicators_met"]),
+             "school_min_share_of_threshold": float(bal["school_min_share_of_threshold"]),
+             "junior_retention_min": float(bal["junior_retention_min"])}
+    return {"cohorts": cohorts, "retention": retention, "rates": rates, "readiness": ready, "summary": summary,
+            "norms": norms}

@@ -35,12 +35,15 @@ Cohort retention
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from schoolplan.schema import COMPULSORY_LEVELS, STAGE_ENTRY_AGES, STAGE_GRADES
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = [
     "COMPULSORY_GRADES",
@@ -63,7 +66,7 @@ def _age(grade: int) -> int:
     return grade + _ENTRY_AGE - 1
 
 
-def pupils_by_grade(county: Any) -> pd.DataFrame:
+def pupils_by_grade(county: County) -> pd.DataFrame:
     """Pupils of compulsory grades by township, year and grade (county rows ``"ALL"``).
 
     Returns
@@ -85,7 +88,7 @@ def pupils_by_grade(county: Any) -> pd.DataFrame:
     return out[cols]
 
 
-def _births(county: Any) -> pd.DataFrame:
+def _births(county: County) -> pd.DataFrame:
     b = getattr(county, "births", None)
     if b is None or not len(b) or "township_id" not in b:
         return pd.DataFrame(columns=["township_id", "year", "births"])
@@ -94,7 +97,7 @@ def _births(county: Any) -> pd.DataFrame:
     return pd.concat([b, total], ignore_index=True)
 
 
-def children_by_age(county: Any, years: Any = None) -> pd.DataFrame:
+def children_by_age(county: County, years: Any = None) -> pd.DataFrame:
     """Children of each compulsory age by township and year (module docs: :math:`C_{t,a}(y)`).
 
     Parameters
@@ -140,7 +143,7 @@ def children_by_age(county: Any, years: Any = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cohort_table(county: Any) -> pd.DataFrame:
+def cohort_table(county: County) -> pd.DataFrame:
     """Children of each compulsory age against pupils of that grade, by township and year.
 
     Returns
@@ -165,7 +168,7 @@ def cohort_table(county: Any) -> pd.DataFrame:
         ["township_id", "year", "grade"]).reset_index(drop=True)
 
 
-def cohort_retention(county: Any, standards: Mapping[str, Any]) -> pd.DataFrame:
+def cohort_retention(county: County, standards: Mapping[str, Any]) -> pd.DataFrame:
     """Grade-to-grade retention of each cohort and suspected out-of-school pupils (county).
 
     Parameters
@@ -212,7 +215,7 @@ def cohort_retention(county: Any, standards: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols).sort_values(["year", "grade"]).reset_index(drop=True)
 
 
-def consolidation_rate(county: Any) -> pd.DataFrame:
+def consolidation_rate(county: County) -> pd.DataFrame:
     """九年义务教育巩固率 and 初中三年巩固率 by year (county; module docs: :math:`R(y)`).
 
     Returns

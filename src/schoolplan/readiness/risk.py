@@ -27,12 +27,15 @@ A group is at risk for one or more of these reasons:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from schoolplan.schema import BANDS
+
+if TYPE_CHECKING:
+    from schoolplan.results import LayoutPlan
 
 __all__ = ["RISK_KINDS", "risk_by_school", "risk_by_township", "risk_groups"]
 
@@ -48,7 +51,7 @@ RISK_KINDS: dict[str, tuple[str, str]] = {
 _PRIMARY_BANDS = tuple(b for b, v in BANDS.items() if v["stage"] == "primary")
 
 
-def risk_groups(plan: Any, standards: Mapping[str, Any]) -> pd.DataFrame:
+def risk_groups(plan: LayoutPlan, standards: Mapping[str, Any]) -> pd.DataFrame:
     """Flag every group of pupils the plan puts at risk (module docs).
 
     Parameters

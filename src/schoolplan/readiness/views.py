@@ -8,7 +8,7 @@ computed here but formatting. Labels are bilingual (``lang="zh"`` or ``"en"``).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -16,9 +16,12 @@ import pandas as pd
 from schoolplan.fmt import DASH, is_missing, number
 from schoolplan.i18n import local_names
 from schoolplan.metrics import BALANCE_INDICATORS
-from schoolplan.readiness import COUNTY, RISK_KINDS, county_inspection
+from schoolplan.readiness import COUNTY, RISK_KINDS
 from schoolplan.results import ScenarioResult
 from schoolplan.schema import SCHOOLS
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["RESOURCE_LABELS", "SHEET_LABELS", "dossier_risk", "inspect_tables", "readiness_layers",
            "readiness_sheets", "readiness_view"]
@@ -64,14 +67,9 @@ SHEET_LABELS: dict[str, tuple[str, str]] = {
 _TODAY = ("现状（基年）", "Today (base year)")
 
 
-def _std(results: Sequence[ScenarioResult]) -> Mapping[str, Any]:
-    from schoolplan.standards import load_standards
-
-    r = results[0]
-    sc = r.config.get("scenario", {}) if isinstance(r.config, Mapping) else {}
-    name = sc.get("standards", "cn_national") if isinstance(sc, Mapping) else "cn_national"
-    return load_standards(None if name in (None, "cn_national") else name,
-                          overrides=r.config.get("standards_overrides") or None)
+def _inspection(results: Sequence[ScenarioResult]) -> dict[str, Any] | None:
+    """The county today, as the first scenario computed it (with its norms)."""
+    return next((r.inspection for r in results if r.inspection is not None), None)
 
 
 def _label(key: str, lang: str) -> str:
@@ -97,7 +95,7 @@ def dossier_risk(r: ScenarioResult, sid: str, lang: str = "zh") -> str | None:
     if r.readiness is None or sid not in r.readiness.risk_schools.index:
         return None
     c = r.readiness.risk_schools.loc[sid]
-    delta = f"{float(_std([r])['dropout_risk']['ride_increase_minutes']):g}"
+    delta = f"{r.inspection['norms']['ride_increase_minutes']:g}" if r.inspection else "?"
     if lang == "zh":
         return (f"控辍保学风险：单程增加{delta}分钟及以上的走读生{_fmt(c['longer_ride'])}人，新增超时{_fmt(c['newly_over_limit'])}人，"
                 f"新增寄宿{_fmt(c['newly_boarding'])}人（其中小学{_fmt(c['young_boarder'])}人），合计{_fmt(c['at_risk'])}人"
@@ -109,7 +107,7 @@ def dossier_risk(r: ScenarioResult, sid: str, lang: str = "zh") -> str | None:
             "(transport, boarding, living allowances).")
 
 
-def _tracking(ins: Mapping[str, Any], county: Any, lang: str) -> dict[str, Any]:
+def _tracking(ins: Mapping[str, Any], county: County, lang: str) -> dict[str, Any]:
     zh = lang == "zh"
     s = ins["summary"]
     base = s["base_year"]
@@ -159,7 +157,7 @@ def _balance_row(name: str, summ: Mapping[str, Any], lang: str) -> dict[str, Any
         number(summ.get("fix_cost_wan"), "money")]}
 
 
-def _failing_schools(ready: Any, county: Any, lang: str) -> list[dict[str, Any]]:
+def _failing_schools(ready: Any, county: County, lang: str) -> list[dict[str, Any]]:
     per = ready.schools
     if not len(per):
         return []
@@ -180,11 +178,11 @@ def _failing_schools(ready: Any, county: Any, lang: str) -> list[dict[str, Any]]
 
 def readiness_view(results: Sequence[ScenarioResult], lang: str = "zh") -> dict[str, Any] | None:
     """The report section: 底数, risk per scenario, 优质均衡 readiness today and after each plan."""
-    if not results:
+    ins = _inspection(results)
+    if ins is None:
         return None
     zh = lang == "zh"
     county = results[0].county
-    ins = county_inspection(county, _std(results))
     risk_cols = [_label(k, lang) for k in RISK_KINDS]
     risk_rows, risk_tw = [], []
     tw_names = local_names(county.townships, lang)
@@ -208,11 +206,10 @@ def readiness_view(results: Sequence[ScenarioResult], lang: str = "zh") -> dict[
     fix_rows = [{"item": RESOURCE_LABELS[k][0 if zh else 1], "quantity": number(v["add"], "area" if "m2" in k else
                                                                                  "count"),
                  "cost": number(v["cost_wan"], "money")} for k, v in fix.iterrows()]
-    std = _std(results)
-    delta = std["dropout_risk"]["ride_increase_minutes"]
-    bal = std["balance"]
-    norms = {"cv_primary": number(bal["cv_primary"], "ratio"), "cv_junior": number(bal["cv_junior"], "ratio"),
-             "min_met": int(bal["school_min_indicators_met"]), "share": _pct(bal["school_min_share_of_threshold"])}
+    nm = ins["norms"]
+    delta = nm["ride_increase_minutes"]
+    norms = {"cv_primary": number(nm["cv_primary"], "ratio"), "cv_junior": number(nm["cv_junior"], "ratio"),
+             "min_met": nm["school_min_indicators_met"], "share": _pct(nm["school_min_share_of_threshold"])}
     return {
         "tracking": _tracking(ins, county, lang),
         "risk": {"columns": risk_cols, "rows": risk_rows, "townships": risk_tw,
@@ -230,10 +227,10 @@ def readiness_sheets(results: Sequence[ScenarioResult], lang: str = "zh"
                      ) -> Iterator[tuple[str, pd.DataFrame, dict[str, tuple[str, str]]]]:
     """Sheets ``(title, frame, labels)``: enrolment_tracking, cohort_retention, consolidation_rate,
     dropout_risk, balance_schools, balance_cv, balance_fix."""
-    if not results:
+    ins = _inspection(results)
+    if ins is None:
         return
     county = results[0].county
-    ins = county_inspection(county, _std(results))
     tw_names = local_names(county.townships, lang)
     co = ins["cohorts"].copy()
     co.insert(1, "township", co["township_id"].map(lambda t: ("全县" if lang == "zh" else "County") if t == COUNTY
@@ -279,11 +276,11 @@ def readiness_sheets(results: Sequence[ScenarioResult], lang: str = "zh"
 
 def readiness_layers(results: Sequence[ScenarioResult]) -> dict[str, gpd.GeoDataFrame]:
     """GIS layers: ``enrolment_tracking`` (townships, base year) and ``<scenario>_dropout_risk`` (villages)."""
-    if not results:
+    ins = _inspection(results)
+    if ins is None:
         return {}
     county = results[0].county
     out: dict[str, gpd.GeoDataFrame] = {}
-    ins = county_inspection(county, _std(results))
     co = ins["cohorts"]
     base = ins["summary"]["base_year"]
     now = co[(co["year"] == base) & (co["township_id"] != COUNTY)].groupby("township_id")[
@@ -303,8 +300,7 @@ def readiness_layers(results: Sequence[ScenarioResult]) -> dict[str, gpd.GeoData
     return out
 
 
-def inspect_tables(ins: Mapping[str, Any], county: Any, standards: Mapping[str, Any], lang: str = "zh"
-                   ) -> list[tuple[str, list[tuple[str, str]]]]:
+def inspect_tables(ins: Mapping[str, Any], lang: str = "zh") -> list[tuple[str, list[tuple[str, str]]]]:
     """The ``schoolplan inspect`` summary: ``(title, [(item, value), ...])`` tables."""
     zh = lang == "zh"
     s = ins["summary"]
@@ -329,7 +325,7 @@ def inspect_tables(ins: Mapping[str, Any], county: Any, standards: Mapping[str, 
                     [("资源配置七项指标" if zh else "Seven resource indicators",
                       DASH + (" 学校缺少资源字段" if zh else " the schools have no resource columns"))]))
         return out
-    bal = standards["balance"]
+    bal = ins["norms"]
     ready = [
         ("达标学校 / 参评学校" if zh else "Schools passing / assessed", f"{r['schools_passing']} / {r['schools_assessed']}"),
         ("资源字段不全的学校" if zh else "Schools with missing resources", _fmt(r["schools_not_assessable"])),
