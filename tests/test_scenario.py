@@ -139,6 +139,45 @@ def test_outputs_reopen_with_same_content(demo_results, tmp_path: Path) -> None:
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
 
 
+#: Pupils each demo plan puts at risk (控辍保学) and the 优质均衡 fix after it (万元), pinned like PINNED.
+PINNED_READINESS = {
+    "status_quo": {"risk_at_risk": 0, "risk_newly_boarding": 0, "risk_young_boarder": 0},
+    "two_concentrations_20": {"risk_at_risk": 130, "risk_longer_ride": 41, "risk_newly_boarding": 89,
+                              "risk_young_boarder": 21, "risk_newly_over_limit": 0},
+    "two_concentrations_boarding_30": {"risk_at_risk": 210, "risk_longer_ride": 125, "risk_newly_boarding": 85,
+                                       "risk_young_boarder": 0, "risk_newly_over_limit": 0},
+}
+
+
+def test_readiness_of_each_demo_plan(demo_results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Risk counts pinned; the report section, dossiers, XLSX sheets and GPKG layers show the same figures."""
+    from schoolplan.report import write_outputs
+
+    for r in demo_results:
+        got = {k: r.readiness.summary[k] for k in PINNED_READINESS[r.name]}
+        assert got == PINNED_READINESS[r.name], r.name
+        # no pupil counted twice; the township table adds up to the total
+        assert r.readiness.risk_townships["at_risk"].sum() == r.readiness.summary["risk_at_risk"]
+        assert r.readiness.risk_schools["at_risk"].sum() == r.readiness.summary["risk_at_risk"]
+        # only pupils who change school are at risk
+        assert r.readiness.risk.empty or r.readiness.risk["school_before"].ne(r.readiness.risk["school_id"]).all()
+    out = write_outputs(demo_results, tmp_path / "out", lang="zh", maps=False)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="readiness"' in html and "九年义务教育巩固率" in html and "控辍保学风险" in html
+    two = demo_results[1]
+    assert f"<td>{two.readiness.summary['risk_at_risk']:,}</td>" in html
+    risk = pd.read_excel(out / "comparison.xlsx", sheet_name="dropout_risk", skiprows=[1])
+    assert risk.groupby("方案")["在校生"].sum().to_dict() == {
+        r.name: r.readiness.summary["risk_at_risk"] for r in demo_results if r.readiness.summary["risk_at_risk"]}
+    fix = pd.read_excel(out / "comparison.xlsx", sheet_name="balance_fix", skiprows=[1])
+    by = fix.groupby("方案")["投资（万元）"].sum()
+    assert by[two.name] == pytest.approx(two.readiness.summary["fix_cost_wan"], abs=0.1 * len(fix))
+    layer = gpd.read_file(out / "results.gpkg", layer=f"{two.name}_dropout_risk")
+    assert layer["at_risk"].sum() == two.readiness.summary["risk_at_risk"]
+    tracking = gpd.read_file(out / "results.gpkg", layer="enrolment_tracking")
+    assert len(tracking) == len(two.county.townships)
+
+
 def test_outputs_deterministic(demo_results, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from schoolplan.report import write_outputs
 

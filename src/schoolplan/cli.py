@@ -50,7 +50,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import click
 import typer
@@ -62,6 +62,9 @@ from schoolplan import __version__
 from schoolplan.errors import SchoolplanError
 from schoolplan.fmt import number
 from schoolplan.i18n import check_lang, t
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["EXIT_CODES", "SUPPORT", "app", "main", "safe_text"]
 
@@ -393,7 +396,7 @@ def _with_county_options(scenarios: list[Any], coords: str | None, crs: str | No
     return [sc.model_copy(update={"scenario": sc.scenario.model_copy(update=update)}) for sc in scenarios]
 
 
-def _graph(county: Any) -> Any:
+def _graph(county: County) -> Any:
     """The county's school-bus road graph (None without roads), with the coordinate-offset check."""
     try:
         from schoolplan.network import build_graph
@@ -414,7 +417,7 @@ def _graph(county: Any) -> Any:
     return graph
 
 
-def _road_km(county: Any) -> float | None:
+def _road_km(county: County) -> float | None:
     graph = _graph(county)
     return None if graph is None else float(graph.stats["km"])
 
@@ -468,6 +471,36 @@ def info(
     if len(checks):
         _print(_findings_table(checks, lang, title_zh="合理性检查（请核实）",
                                       title_en="Plausibility checks (please verify)"))
+
+
+@app.command(epilog=_EPILOG)
+def inspect(
+    path: Annotated[Path, typer.Argument(help="县域数据文件夹或 GeoPackage。 County folder or GeoPackage.")],
+    standards: Annotated[Path | None, typer.Option(help="地方标准文件（TOML），默认国家标准。 Local standards TOML "
+                                                      "(default: national norms).")] = None,
+    coords: CoordsOpt = None,
+    crs: CrsOpt = None,
+    base_year: BaseYearOpt = None,
+    lang: LangOpt = None,
+    debug: DebugOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """控辍保学底数与优质均衡达标情况：巩固率、疑似辍学、七项指标、差异系数、最低补充投入。 Keeping every child in school and 优质均衡 readiness today: consolidation rates, suspected out-of-school pupils, the seven indicators, coefficients of variation and the cheapest fix."""
+    from schoolplan.readiness import county_inspection
+    from schoolplan.readiness.views import inspect_tables
+    from schoolplan.standards import load_standards
+
+    lang = _globals(lang, debug, quiet)
+    county = _load(path, coords, crs, base_year)
+    std = load_standards(str(standards) if standards is not None else None)
+    ins = county_inspection(county, std)
+    for title, rows in inspect_tables(ins, lang):
+        table = Table(title=title)
+        table.add_column("项目" if lang == "zh" else "Item", overflow="fold")
+        table.add_column("数值" if lang == "zh" else "Value", justify="right", overflow="fold")
+        for k, v in rows:
+            table.add_row(safe_text(k), safe_text(v))
+        _print(table)
 
 
 def _steps(scenarios: list[Any]) -> int:

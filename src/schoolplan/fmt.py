@@ -86,7 +86,7 @@ def kind_of(name: str) -> Kind:
         return "ratio"
     if n.endswith("_wan") or "cost" in n:
         return "money"
-    if "km2" in n:
+    if "km2" in n or "per_pupil" in n or "per100" in n or "per_unit" in n:  # indicator values (e.g. m² per pupil)
         return "decimal"
     if "_m2" in n or n.endswith("m2"):
         return "area"

@@ -70,7 +70,7 @@ import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -111,6 +111,9 @@ from schoolplan.fmt import DASH, Kind, is_missing, number
 from schoolplan.i18n import check_lang, t
 from schoolplan.results import LayoutPlan, ReservedLand, ScenarioResult
 from schoolplan.schema import DECISIONS, LEVEL_LABELS, LEVELS, MODES, STAGES
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = [
     "BASEMAPS",
@@ -282,13 +285,13 @@ def _class_rows(breaks: Sequence[float], lang: str, *, zero_label: str | None = 
 @dataclass(frozen=True)
 class _PlanInputs:
     plan: LayoutPlan
-    county: Any = None
+    county: County | None = None
     isochrones: gpd.GeoDataFrame | None = None
     reserved: ReservedLand | None = None
     label: str = ""
 
 
-def _resolve(result: ScenarioResult | LayoutPlan, lang: str, *, county: Any = None,
+def _resolve(result: ScenarioResult | LayoutPlan, lang: str, *, county: County | None = None,
              isochrones: gpd.GeoDataFrame | None = None, reserved: ReservedLand | None = None,
              title: str | None = None) -> _PlanInputs:
     if isinstance(result, ScenarioResult):
@@ -383,7 +386,7 @@ def _school_layers(inputs: _PlanInputs, frame: MapFrame, lang: str) -> tuple[lis
     return layers, counts
 
 
-def _township_names(county: Any) -> dict[Any, str]:
+def _township_names(county: County) -> dict[Any, str]:
     if county is None or not len(getattr(county, "townships", [])):
         return {}
     return county.townships["name"].astype(str).to_dict() if "name" in county.townships else {}
@@ -614,7 +617,7 @@ def _site_layer(reserved: ReservedLand | None, frame: MapFrame, lang: str) -> Fe
     return FeatureLayer(feats, name=t("map_sites", lang), key="sites")
 
 
-def _township_layers(county: Any, frame: MapFrame, lang: str) -> tuple[FeatureLayer | None, FeatureLayer | None]:
+def _township_layers(county: County, frame: MapFrame, lang: str) -> tuple[FeatureLayer | None, FeatureLayer | None]:
     if county is None or not len(getattr(county, "townships", [])):
         return None, None
     tw = county.townships
@@ -733,7 +736,7 @@ def plan_map(
     *,
     basemap: str = "osm",
     lang: str = "zh",
-    county: Any = None,
+    county: County | None = None,
     isochrones: gpd.GeoDataFrame | None = None,
     reserved: ReservedLand | None = None,
     tianditu_token: str | None = None,
@@ -803,7 +806,7 @@ def compare_map(
     *,
     basemap: str = "osm",
     lang: str = "zh",
-    county: Any = None,
+    county: County | None = None,
     tianditu_token: str | None = None,
     titles: tuple[str, str] | None = None,
     layout: str = "horizontal",

@@ -18,13 +18,17 @@ and any failed one at ≥ 85 % of its threshold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from schoolplan.errors import SchemaError
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
+    from schoolplan.results import LayoutPlan, ReservedLand
 
 __all__ = [
     "BALANCE_INDICATORS",
@@ -367,7 +371,7 @@ def plan_figures(
     params: Mapping[str, Any],
     *,
     buses_today: int,
-    county: Any = None,
+    county: County | None = None,
 ) -> dict[str, Any]:
     """Headline numbers of a layout plan (``LayoutPlan.summary``): the one place they are computed.
 
@@ -472,7 +476,7 @@ def capital_cost(summary: Mapping[str, Any], costs: Mapping[str, float]) -> floa
     return float(investment(summary, costs)["cost_wan"].sum())
 
 
-def class_counts(plan: Any, standards: Mapping[str, Any]) -> dict[str, int]:
+def class_counts(plan: LayoutPlan, standards: Mapping[str, Any]) -> dict[str, int]:
     """Classes above the standard size, 大班额 and 超大班额 in the plan's target year.
 
     Each school's pupils after the plan are spread evenly over its classes after the
@@ -491,7 +495,7 @@ def class_counts(plan: Any, standards: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def seats_short(county: Any, plan: Any, demand: pd.DataFrame, year: int) -> dict[str, int]:
+def seats_short(county: County, plan: LayoutPlan, demand: pd.DataFrame, year: int) -> dict[str, int]:
     """Seats short per stage in ``year``: the one definition of the seat shortfall.
 
     Primary and junior: for every school open after the plan, its pupils above its
@@ -543,9 +547,9 @@ def _share(kg: pd.DataFrame, owners: tuple[str, ...]) -> float:
 
 
 def scenario_indicators(
-    county: Any,
-    plan: Any,
-    reserved: Any,
+    county: County,
+    plan: LayoutPlan,
+    reserved: ReservedLand | None,
     demand: pd.DataFrame,
     standards: Mapping[str, Any],
     *,
@@ -618,10 +622,10 @@ def scenario_indicators(
     }
     if have_balance:
         # 优质均衡: resources per pupil of the schools that stay, with their pupils after the plan;
-        # schools under 50 pupils are left out (Hebei rule).
+        # small schools are left out of the coefficients (standards: cv_exclude_below_pupils).
         bs = active[["level", "students_after"]].join(county.schools[have_balance], how="left")
         bs["students"] = bs["students_after"]
-        bal = balance_report(bs, standards, exclude_below=50)
+        bal = balance_report(bs, standards, exclude_below=int(standards["balance"]["cv_exclude_below_pupils"]))
         for lv in ("primary", "junior"):
             b = bal[(bal.level == lv) & bal["cv"].notna()]
             if len(b):

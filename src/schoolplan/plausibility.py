@@ -20,13 +20,16 @@ data-quality table (severity ``"check"``) with the figure and the expected range
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from schoolplan.errors import data_quality_frame
 from schoolplan.schema import AGE_COLUMNS, LEVEL_AGES, LEVEL_LABELS, STAGE_GRADES
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["plausibility"]
 
@@ -43,7 +46,7 @@ def _stage_of_rows(enrol: pd.DataFrame) -> pd.Series:
                                ["kindergarten", "primary", "junior"], default="senior"), index=enrol.index)
 
 
-def _pupils_by_township(county: Any) -> pd.DataFrame:
+def _pupils_by_township(county: County) -> pd.DataFrame:
     """Pupils of the register year by (township, stage): the enrolment table, else the schools' totals."""
     s = county.schools
     e = county.enrolment
@@ -76,7 +79,7 @@ def _children_by_township(villages: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=["township_id", "stage", "children"])
 
 
-def _enrolment_vs_children(county: Any, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
+def _enrolment_vs_children(county: County, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
     pupils = _pupils_by_township(county)
     kids = _children_by_township(county.villages)
     both = pupils.merge(kids, on=["township_id", "stage"], how="outer").fillna({"pupils": 0, "children": 0})
@@ -111,7 +114,7 @@ def _enrolment_vs_children(county: Any, p: Mapping[str, float], out: list[dict[s
                         "township? children missing?)", "value": round(ratio, 3), "expected": f"≤ {hi:g}"})
 
 
-def _school_ratios(county: Any, std: Mapping[str, Any], out: list[dict[str, Any]]) -> None:
+def _school_ratios(county: County, std: Mapping[str, Any], out: list[dict[str, Any]]) -> None:
     s = county.schools[county.schools["status"] == "open"]
     if "students" not in s:
         return
@@ -154,7 +157,7 @@ def _school_ratios(county: Any, std: Mapping[str, Any], out: list[dict[str, Any]
                             "value": round(float(ratio[mask].iloc[0]), 1), "expected": "the norm (teacher_ratio)"})
 
 
-def _far_from_roads(county: Any, graph: Any, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
+def _far_from_roads(county: County, graph: Any, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
     edges = getattr(graph, "edges", None)
     if edges is None or not len(edges):
         return
@@ -179,7 +182,7 @@ def _far_from_roads(county: Any, graph: Any, p: Mapping[str, float], out: list[d
                     "expected": f"≤ {p['far_from_road_m']:g} m"})
 
 
-def _jumps(county: Any, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
+def _jumps(county: County, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
     b = county.births
     f = float(p["births_jump_factor"])
     groups = b.groupby("township_id") if "township_id" in b else [("county", b)]
@@ -246,7 +249,7 @@ def _jumps(county: Any, p: Mapping[str, float], out: list[dict[str, Any]]) -> No
                     "value": None, "expected": f"÷{fj:g} – ×{fj:g}"})
 
 
-def _register_mismatch(county: Any, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
+def _register_mismatch(county: County, p: Mapping[str, float], out: list[dict[str, Any]]) -> None:
     s = county.schools
     if "students" not in s:
         return
@@ -264,7 +267,7 @@ def _register_mismatch(county: Any, p: Mapping[str, float], out: list[dict[str, 
                     "the plan)", "value": None, "expected": f"within {float(p['register_mismatch']):.0%}"})
 
 
-def plausibility(county: Any, *, graph: Any = None, standards: Mapping[str, Any] | None = None) -> pd.DataFrame:
+def plausibility(county: County, *, graph: Any = None, standards: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Flag inputs that load but look wrong.
 
     Parameters

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["OFFSET_LAYERS", "check_matrix_memory", "check_offsets", "check_road_memory"]
 
@@ -57,7 +60,7 @@ def _offset_fix(kind: str, name: str, how: dict[str, Any]) -> str:
             "carry their own coordinates; coords= applies to longitude/latitude tables only)")
 
 
-def check_offsets(county: Any, graph: Any) -> pd.DataFrame:
+def check_offsets(county: County, graph: Any) -> pd.DataFrame:
     """Warn when a layer's coordinates carry a web-map offset: GCJ-02, BD-09, or a conversion applied twice.
 
     Each point layer (schools, villages, sites, developments) is checked on its own

@@ -88,6 +88,17 @@ def findings(results: Sequence[ScenarioResult], lang: str = "zh") -> list[str]:
     for r in results[1:]:
         i = r.indicators
         name = r.label_zh if zh else r.label_en
+        risk = r.readiness.summary if r.readiness is not None else {}
+        if risk.get("risk_at_risk"):
+            out.append(f"{name}：{_n(risk['risk_at_risk'])}名转学学生面临控辍保学风险（单程明显变长{_n(risk['risk_longer_ride'])}人，"
+                       f"新增超时{_n(risk['risk_newly_over_limit'])}人，新增寄宿{_n(risk['risk_newly_boarding'])}人，"
+                       f"其中小学{_n(risk['risk_young_boarder'])}人），须逐人落实校车、寄宿和资助，名单见 dropout_risk 工作表。"
+                       if zh else
+                       f"{name}: {_n(risk['risk_at_risk'])} pupils who change school are at risk of dropping out "
+                       f"({_n(risk['risk_longer_ride'])} ride notably longer, {_n(risk['risk_newly_over_limit'])} newly "
+                       f"exceed the day limit, {_n(risk['risk_newly_boarding'])} newly board, "
+                       f"{_n(risk['risk_young_boarder'])} of them of primary age): each needs transport, a bed or an "
+                       "allowance arranged; the list is in the dropout_risk sheet.")
         d_over = int(i["pupils_over_limit"]) - int(b["pupils_over_limit"])
         if int(b["classes_large"]) and int(i["classes_large"]) < int(b["classes_large"]):
             out.append(f"{name}：大班额由{_n(b['classes_large'])}个降至{_n(i['classes_large'])}个，原因是新增教室"
@@ -344,6 +355,8 @@ def _school_names(r: ScenarioResult, lang: str) -> pd.Series:
 
 def _dossiers(r: ScenarioResult, lang: str) -> list[dict[str, Any]]:
     """Closure dossiers (论证–公示材料): every figure formatted, every code in words."""
+    from schoolplan.readiness.views import dossier_risk
+
     s = r.plan.schools
     names = _school_names(r, lang)
     merged = s[s["decision"].isin(["merge", "convert"])]
@@ -366,6 +379,7 @@ def _dossiers(r: ScenarioResult, lang: str) -> list[dict[str, Any]]:
                 "beds_needed": _n(rs["beds_needed"]), "buses": _n(rs["buses"])},
             "teachers_freed": _n(row["teacher_surplus"]),
             "reuse": None if is_missing(row.get("reuse")) else code_label("reuse", row.get("reuse"), lang),
+            "risk": dossier_risk(r, sid, lang),
         })
     return out
 
@@ -616,6 +630,8 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
     """
     env = Environment(loader=PackageLoader("schoolplan", "templates"), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
+    from schoolplan.readiness.views import readiness_view
+
     tpl = env.get_template("report.html.j2")
     zh = lang == "zh"
     scen = []
@@ -652,6 +668,7 @@ def render_html(results: Sequence[ScenarioResult], *, lang: str = "zh", maps: bo
         scenarios=scen, audit=_audit_view(results, lang), glossary=_glossary(lang),
         missing=_missing_notes(results, lang), quality=_data_quality(results, lang),
         attendance=_attendance_view(results[0], lang) if results else None,
+        readiness=readiness_view(results, lang),
     )
 
 
@@ -958,6 +975,8 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path, *, lang: str = "zh
     and words instead of codes (in ``lang``). Sheets: summary (every indicator),
     schools, assignment, seats_by_year, audit, investment, attendance_fit,
     data_quality; phasing_years, phasing_actions, phasing_slips for phased plans;
+    enrolment_tracking, cohort_retention, consolidation_rate, dropout_risk,
+    balance_schools, balance_cv and balance_fix (控辍保学 and 优质均衡);
     reserved_land (zones), reserved_sites, plan_expansion_land and vacated_reuse when
     reserved land was computed.
     """
@@ -986,6 +1005,10 @@ def write_xlsx(results: Sequence[ScenarioResult], path: Path, *, lang: str = "zh
     from schoolplan.phasing.views import phasing_sheets
 
     for title, frame, lab in phasing_sheets(results):
+        _sheet(wb, title, frame, {**labels, **lab}, lang=lang, freeze_cols=2)
+    from schoolplan.readiness.views import readiness_sheets
+
+    for title, frame, lab in readiness_sheets(results, lang):
         _sheet(wb, title, frame, {**labels, **lab}, lang=lang, freeze_cols=2)
     import datetime as dt
 
@@ -1109,6 +1132,9 @@ def _gpkg_layers(results: Sequence[ScenarioResult]) -> dict[str, gpd.GeoDataFram
             layers[f"{r.name}_deficit_zones"] = r.reserved.zones
             if len(r.reserved.sites):
                 layers[f"{r.name}_sites"] = r.reserved.sites
+    from schoolplan.readiness.views import readiness_layers
+
+    layers.update(readiness_layers(results))
     return layers
 
 

@@ -1186,7 +1186,7 @@ _SITE_COLUMNS = ["name", "site_type", "level", "area_m2", "land_needed_m2", "bui
                  "reason_zh", "reason_en"]
 
 
-def _expansions(county: County, plan: Any, seat_tab: pd.DataFrame, W: pd.DataFrame, rules: _Rules
+def _expansions(county: County, plan: LayoutPlan, seat_tab: pd.DataFrame, W: pd.DataFrame, rules: _Rules
                 ) -> pd.DataFrame:
     """Schools that may add classes on their own plot: ``school_id, level, classes, max_add, area_m2``.
 
@@ -1490,7 +1490,7 @@ def _in_zones(geoms: gpd.GeoSeries, zones: gpd.GeoDataFrame) -> pd.Series:
     return out
 
 
-def _plan_seats(county: County, plan: Any, std: Mapping[str, Any]) -> pd.DataFrame:
+def _plan_seats(county: County, plan: LayoutPlan, std: Mapping[str, Any]) -> pd.DataFrame:
     """Seats per school and level after the plan.
 
     Compulsory schools: ``capacity_after`` of the plan's ``keep`` / ``expand`` /
@@ -1534,7 +1534,7 @@ def _plan_seats(county: County, plan: Any, std: Mapping[str, Any]) -> pd.DataFra
     return pd.concat([out, kg])
 
 
-def _plan_moves(county: County, plan: Any, zones: gpd.GeoDataFrame, pts: gpd.GeoDataFrame,
+def _plan_moves(county: County, plan: LayoutPlan, zones: gpd.GeoDataFrame, pts: gpd.GeoDataFrame,
                 demand: pd.DataFrame, years: Sequence[int], plan_year: int, quantile: str
                 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     r"""Pupils the plan moves into (or out of) zone schools from villages outside every zone.
@@ -1608,7 +1608,7 @@ def _plan_moves(county: County, plan: Any, zones: gpd.GeoDataFrame, pts: gpd.Geo
     return out[["school_id", "zone_id", "level", "year", "pupils"]], placement
 
 
-def _plan_expansion_land(county: County, plan: Any, zones: gpd.GeoDataFrame, seat_tab: pd.DataFrame,
+def _plan_expansion_land(county: County, plan: LayoutPlan, zones: gpd.GeoDataFrame, seat_tab: pd.DataFrame,
                          rules: _Rules, std: Mapping[str, Any]) -> pd.DataFrame:
     r"""Land the plan's own expansions need beyond their plots (扩建用地), schools in the zones.
 
@@ -2290,7 +2290,7 @@ def _new_street_distances(S: pd.DataFrame, pts: gpd.GeoDataFrame, cands: gpd.Geo
     return out
 
 
-def _plan_vacated(county: County, plan: Any) -> gpd.GeoDataFrame:
+def _plan_vacated(county: County, plan: LayoutPlan) -> gpd.GeoDataFrame:
     """Buildings the plan empties (merge / convert / vacant), with their plot and floor area."""
     ps = plan.schools
     v = ps[ps["decision"].isin(["merge", "convert", "vacant"])]

@@ -8,14 +8,17 @@ relied on by :mod:`schoolplan.maps`, :mod:`schoolplan.metrics` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from schoolplan.schema import DECISIONS, MODES
 
-__all__ = ["DECISIONS", "MODES", "LayoutPlan", "PhasedPlan", "ReservedLand", "ScenarioResult"]
+if TYPE_CHECKING:
+    from schoolplan.county import County
+
+__all__ = ["DECISIONS", "MODES", "LayoutPlan", "PhasedPlan", "Readiness", "ReservedLand", "ScenarioResult"]
 
 @dataclass(frozen=True)
 class LayoutPlan:
@@ -150,6 +153,40 @@ class PhasedPlan:
 
 
 @dataclass(frozen=True)
+class Readiness:
+    """优质均衡 readiness of one layout and the 控辍保学 risk of the plan behind it (:mod:`schoolplan.readiness`).
+
+    Attributes
+    ----------
+    schools
+        Long table ``school_id, indicator, value, threshold, share, met, indicators_met,
+        passes`` (``met``/``passes`` NA where a resource is not recorded).
+    coefficients
+        差异系数 per pool and indicator (:func:`schoolplan.metrics.balance_report`).
+    fix
+        The cheapest additions that make every school and pool pass: ``school_id,
+        resource, indicator, add, cost_wan``.
+    risk
+        Groups of pupils the plan puts at risk (:func:`schoolplan.readiness.risk_groups`);
+        empty for today's register.
+    risk_townships
+        Pupils at risk by township of residence, villages named.
+    risk_schools
+        Pupils at risk by the school they attend today (indexed by ``school_before``).
+    summary
+        Headline figures (schools passing, coefficients, fix cost, risk counts).
+    """
+
+    schools: pd.DataFrame
+    coefficients: pd.DataFrame
+    fix: pd.DataFrame
+    risk: pd.DataFrame
+    risk_townships: pd.DataFrame
+    risk_schools: pd.DataFrame
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ScenarioResult:
     """Everything one scenario run produced.
 
@@ -191,12 +228,18 @@ class ScenarioResult:
     phasing
         The plan in yearly steps (:func:`schoolplan.phasing.phase_plan`), or None (status
         quo, target year = base year, or ``[phasing] enabled = false``).
+    readiness
+        优质均衡 readiness of the plan's schools in the target year and the 控辍保学 risk
+        it creates (:func:`schoolplan.readiness.plan_readiness`), or None.
+    inspection
+        The county today (:func:`schoolplan.readiness.county_inspection` with the
+        scenario's norms): 底数 tables, 巩固率, readiness and the norms used; or None.
     """
 
     name: str
     label_zh: str
     label_en: str
-    county: Any
+    county: County
     plan: LayoutPlan
     demand: pd.DataFrame
     reserved: ReservedLand | None
@@ -209,3 +252,5 @@ class ScenarioResult:
     audit: pd.DataFrame = field(default_factory=pd.DataFrame)
     demand_totals: pd.DataFrame = field(default_factory=pd.DataFrame)
     phasing: PhasedPlan | None = None
+    readiness: Readiness | None = None
+    inspection: dict[str, Any] | None = None

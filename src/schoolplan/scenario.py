@@ -7,11 +7,12 @@ and travel-time matrices.
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +22,10 @@ from schoolplan.config import Scenario, load_scenario
 from schoolplan.errors import ConfigError, SchoolplanError
 from schoolplan.preflight import check_matrix_memory, check_offsets, check_road_memory
 from schoolplan.results import ScenarioResult
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
+    from schoolplan.results import LayoutPlan
 
 __all__ = ["Scenario", "compare", "load_scenario", "run_scenario", "run_scenarios"]
 
@@ -55,7 +60,7 @@ def _county(sc: Scenario, cache: _Cache) -> Any:
                      lambda: load_county(sc.scenario.county, coords=sc.scenario.coords))
 
 
-def _graph(county: Any, profile: str, bad_weather: bool, cache: _Cache) -> Any:
+def _graph(county: County, profile: str, bad_weather: bool, cache: _Cache) -> Any:
     from schoolplan.errors import InputFileError
     from schoolplan.network import build_graph
 
@@ -78,7 +83,7 @@ def _matrix(graph: Any, origins: gpd.GeoDataFrame, dest: gpd.GeoDataFrame, cutof
     return cache.get(key, make)
 
 
-def _forecast(sc: Scenario, county: Any, cache: _Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _forecast(sc: Scenario, county: County, cache: _Cache) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seat demand by zone, level, grade and year (the register year included, observed) and county totals.
 
     Returns ``(demand, totals)``; ``totals`` are the forecast's own per-level totals with
@@ -249,16 +254,22 @@ def _run(sc: Scenario, cache: _Cache, progress: Callable[[str], None] | None,
             plan = apply_reuse(plan, reserved.summary.get("vacated_kindergarten"), county=county)
     tick("indicators")
     indicators = scenario_indicators(county, plan, reserved, demand, std, target_year=target)
+    from schoolplan.readiness import county_inspection, plan_readiness
+
+    readiness = plan_readiness(county, plan, std)
+    inspection = cache.get(("inspection", str(county.source), json.dumps(sc.standards_overrides, sort_keys=True,
+                                                                         default=str), sc.scenario.standards),
+                           lambda: county_inspection(county, std))
     tick("done")
     timings.pop("done", None)
     return ScenarioResult(name=sc.name, label_zh=sc.scenario.name_zh, label_en=sc.scenario.name_en,
                           county=county, plan=plan, demand=demand, reserved=reserved, isochrones=iso,
                           indicators=indicators, config=sc.model_dump(mode="json"), timings=timings,
                           attendance=base, demand_totals=totals,
-                          phasing=phased)
+                          phasing=phased, readiness=readiness, inspection=inspection)
 
 
-def _reserve(sc: Scenario, county: Any, demand: pd.DataFrame, plan: Any, walk_g: Any, std: Mapping[str, Any],
+def _reserve(sc: Scenario, county: County, demand: pd.DataFrame, plan: LayoutPlan, walk_g: Any, std: Mapping[str, Any],
              cache: _Cache) -> Any:
     from schoolplan.reserve import reserve_land, zone_points
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,9 @@ from schoolplan.results import LayoutPlan
 from schoolplan.schema import BANDS, COMPULSORY_LEVELS
 from schoolplan.standards import load_standards
 
+if TYPE_CHECKING:
+    from schoolplan.county import County
+
 __all__ = [
     "BANDS",
     "FORCE_DECISIONS",
@@ -90,7 +93,7 @@ def default_rules(standards: Mapping[str, Any] | None = None, **overrides: Any) 
     return make_rules(standards, **overrides)
 
 
-def village_pupils(county: Any, *, year: int | None = None, demand: pd.DataFrame | None = None,
+def village_pupils(county: County, *, year: int | None = None, demand: pd.DataFrame | None = None,
                    flows: pd.DataFrame | None = None) -> pd.DataFrame:
     """Pupils per village and grade band (``village_id, township_id, band, pupils``, ints).
 
@@ -131,7 +134,7 @@ def village_pupils(county: Any, *, year: int | None = None, demand: pd.DataFrame
 
 
 # --------------------------------------------------------------------------- inputs
-def apply_reuse(plan: LayoutPlan, reuse: pd.DataFrame, *, county: Any = None) -> LayoutPlan:
+def apply_reuse(plan: LayoutPlan, reuse: pd.DataFrame, *, county: County | None = None) -> LayoutPlan:
     """The plan with vacated buildings given a new use: ``merge``/``vacant`` → ``convert``.
 
     A building the plan empties (``merge``) or that stood empty before it (``vacant``)
@@ -205,7 +208,7 @@ def _check_matrix(m: pd.DataFrame, villages: pd.Index, schools: pd.Index, what: 
     return out
 
 
-def _open_schools(county: Any) -> pd.DataFrame:
+def _open_schools(county: County) -> pd.DataFrame:
     s = county.schools
     schools = s[(s["status"] == "open") & s["level"].isin(COMPULSORY_LEVELS)].copy()
     for col in ("classes", "boarding_beds", "teachers", "students"):  # blank counts: none known (0), not a crash
@@ -247,7 +250,7 @@ def _flows(pupils: pd.DataFrame | None, base: pd.DataFrame) -> pd.DataFrame:
 
 
 def today_attendance(
-    county: Any,
+    county: County,
     bus_minutes: pd.DataFrame,
     walk_minutes: pd.DataFrame | None = None,
     *,
@@ -270,7 +273,7 @@ def today_attendance(
 
 # --------------------------------------------------------------------------- main
 def consolidate(
-    county: Any,
+    county: County,
     bus_minutes: pd.DataFrame,
     walk_minutes: pd.DataFrame | None = None,
     *,
@@ -497,7 +500,7 @@ def _optimize_open(schools: pd.DataFrame, flows: pd.DataFrame, minutes: pd.DataF
     return choose_open(groups, minutes, walks, lv, sc, fixed, site_ids, r)
 
 
-def _move(county: Any, schools: pd.DataFrame, flows: pd.DataFrame, closing: list[str], minutes: pd.DataFrame,
+def _move(county: County, schools: pd.DataFrame, flows: pd.DataFrame, closing: list[str], minutes: pd.DataFrame,
           bus: pd.DataFrame, level_of: dict[str, str], receivers: list[str], seats: pd.Series, r: Rules,
           decision: dict[str, str], reason: dict[str, tuple[str, str]],
           site_ids: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -590,7 +593,7 @@ def _juniors_stay_without_seat_school(schools: pd.DataFrame, recv: dict[str, str
     return recv
 
 
-def _unknown_enrolment(county: Any, schools: pd.DataFrame, flows: pd.DataFrame) -> set[str]:
+def _unknown_enrolment(county: County, schools: pd.DataFrame, flows: pd.DataFrame) -> set[str]:
     """Open schools whose pupils are known neither from the register nor from the schools layer."""
     raw = pd.to_numeric(county.schools["students"], errors="coerce") if "students" in county.schools \
         else pd.Series(np.nan, index=county.schools.index)

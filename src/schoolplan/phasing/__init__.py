@@ -89,7 +89,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -102,6 +102,9 @@ from schoolplan.phasing.tables import assemble
 from schoolplan.phasing.years import Destinations, YearState, destinations, year_state
 from schoolplan.results import LayoutPlan, PhasedPlan
 from schoolplan.standards import load_standards
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["phase_plan", "phasing_defaults"]
 
@@ -163,7 +166,7 @@ def _reached(sched: Schedule, target: int, lead: int) -> bool:
 
 def phase_plan(
     plan: LayoutPlan,
-    county: Any,
+    county: County,
     bus_minutes: pd.DataFrame,
     walk_minutes: pd.DataFrame | None = None,
     *,

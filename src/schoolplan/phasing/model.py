@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from schoolplan.consolidate.layout import classes_needed
 from schoolplan.errors import InfeasibleError
 from schoolplan.phasing.years import NONE_ID, YearState
 from schoolplan.schema import BANDS
+
+if TYPE_CHECKING:
+    from schoolplan.results import LayoutPlan
 
 __all__ = ["CAPITAL_KINDS", "Problem", "Schedule", "build_problem", "group_classes", "solve_schedule"]
 
@@ -128,7 +131,7 @@ def _blocks(frame: pd.DataFrame, cols: list[str]) -> tuple[list[tuple[str, str]]
     return [(str(b), str(j)) for b, j in f.index], f.to_numpy(float)
 
 
-def build_problem(states: Sequence[YearState], *, plan: Any, dest: Any, rules: Rules, target: int, lead: int,
+def build_problem(states: Sequence[YearState], *, plan: LayoutPlan, dest: Any, rules: Rules, target: int, lead: int,
                   gate: Mapping[str, int]) -> Problem:
     """Per-year quantities from the year states (see :mod:`schoolplan.phasing.years`)."""
     s = plan.schools

@@ -10,7 +10,7 @@ from :func:`~schoolplan.metrics.plan_figures` and the spending from
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +22,9 @@ from schoolplan.metrics import investment, plan_figures
 from schoolplan.phasing.model import Problem, Schedule
 from schoolplan.phasing.years import Destinations, YearState, rows_for
 from schoolplan.results import LayoutPlan, PhasedPlan
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
 
 __all__ = ["ACTION_COLUMNS", "assemble", "spending", "year_assignment"]
 
@@ -66,7 +69,7 @@ def _ready(funded: pd.DataFrame, kind: str, year: int, lead: int) -> pd.Series:
     return f.groupby("school_id")["quantity"].sum().astype(np.int64)
 
 
-def assemble(plan: LayoutPlan, county: Any, dest: Destinations, state: Callable[[int], YearState], sched: Schedule,
+def assemble(plan: LayoutPlan, county: County, dest: Destinations, state: Callable[[int], YearState], sched: Schedule,
              ideal: Schedule, prob: Problem, rules: Rules, minutes: pd.DataFrame, walks: pd.DataFrame,
              beds: pd.Series, params: Mapping[str, Any]) -> PhasedPlan:
     """The tables of the schedule (reasons are added by :func:`schoolplan.phasing.explain.explain`)."""

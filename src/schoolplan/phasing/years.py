@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,10 @@ from schoolplan.consolidate.attendance import largest_remainder
 from schoolplan.consolidate.layout import assignment_modes
 from schoolplan.consolidate.policy import receives
 from schoolplan.schema import BANDS
+
+if TYPE_CHECKING:
+    from schoolplan.county import County
+    from schoolplan.results import LayoutPlan
 
 __all__ = ["NONE_ID", "Destinations", "YearState", "block_totals", "destinations", "rows_for", "year_state"]
 
@@ -84,7 +88,7 @@ class Destinations:
     receivers: Mapping[str, str]
 
 
-def destinations(plan: Any) -> Destinations:
+def destinations(plan: LayoutPlan) -> Destinations:
     """The target-year destinations of every source school of a layout plan."""
     a = plan.assignment
     s = plan.schools
@@ -202,7 +206,7 @@ class YearState:
     all_totals: pd.DataFrame
 
 
-def year_state(year: int, base: pd.DataFrame, county: Any, demand: pd.DataFrame, dest: Destinations,
+def year_state(year: int, base: pd.DataFrame, county: County, demand: pd.DataFrame, dest: Destinations,
                minutes: pd.DataFrame, walks: pd.DataFrame, rules: Rules, beds: pd.Series) -> YearState:
     """The pupils of ``year`` with no source moved and with every source moved."""
     flows = project_attendance(base, county, demand, int(year))

@@ -42,7 +42,13 @@ RANGES: tuple[tuple[str, tuple[float, float, bool, bool]], ...] = (
     ("school_bus.*", (0, 150, True, False)),                     # km/h
     ("housing_yield.persons_per_dwelling", (0, 10, True, False)),
     ("housing_yield.per_1000_residents.*", (0, 1000, False, False)),
+    ("balance.cv_exclude_below_pupils", (0, 10_000, False, True)),
     ("balance.cv_*", (0, 1, True, False)),
+    ("balance.school_min_indicators_met", (0, 7, False, True)),
+    ("balance.school_min_share_of_threshold", (0, 1, False, False)),
+    ("balance.junior_retention_min", (0, 1, False, False)),
+    ("enrolment_tracking.tolerance_share", (0, 1, False, False)),
+    ("dropout_risk.ride_increase_minutes", (0, 180, True, False)),
     ("costs.*", (0, 1e7, False, False)),                         # 万元
     ("plausibility.*", (0, 1e6, True, False)),
 )
