@@ -1184,7 +1184,9 @@ def _interrupt(ctx: Ctx, c: Case, stage: str, *, sig: int = signal.SIGINT, code:
 
 #: Subprocess body: slow down one stage (so that Ctrl-C lands in it), then run the CLI.
 _SLOW = """
-import pathlib, sys, time
+import pathlib, signal, sys, time
+# Ctrl-C as at a terminal, whatever the runner passed down (a shell starts background jobs with SIGINT ignored)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 stage, marker = sys.argv[1], pathlib.Path(sys.argv[2])
 import schoolplan.consolidate as consolidate, schoolplan.report as report
 module, name = (report, "write_xlsx") if stage == "write" else (consolidate, "consolidate")
