@@ -26,6 +26,7 @@ from schoolplan.consolidate import (
     consolidate,
     make_rules,
     project_attendance,
+    today_attendance,
     village_pupils,
 )
 from schoolplan.county import County
@@ -454,3 +455,47 @@ def test_optimize_max_closures_and_costs() -> None:
         run(c, rule_bus(), mode="optimize", max_closures=0, min_enrolment=500)
     dear = run(c, rule_bus(), mode="optimize", costs={"keep_small_school_wan": 1e4})
     assert dear.schools.loc["B", "decision"] == "merge"
+
+
+def test_oversize_school_sheds_only_pupils_another_school_teaches() -> None:
+    """Found by Hypothesis: a nine-year school above its maximum size (23 > 20) shed pupils of every band;
+    those without a road route followed school-mates of another band to a junior school that cannot teach them.
+    They must stay (the warning names the school), and a group stays one row."""
+    crs = CRS.from_epsg(4546)
+    vills = gpd.GeoDataFrame({"name": [f"村{i}" for i in range(5)], "township_id": "T0", "population": 500},
+                             geometry=[Point(500000 + 700 * i, 3650000) for i in range(5)], crs=crs,
+                             index=pd.Index([f"V{i}" for i in range(5)], name="village_id"))
+    for a in range(18):
+        vills[f"age_{a}"] = 0
+    vills.loc["V0", "age_8"] = vills.loc["V1", "age_14"] = vills.loc["V2", "age_11"] = 1
+    sch = gpd.GeoDataFrame({"name": [f"学校{i}" for i in range(5)],
+                            "level": ["teaching_point", "teaching_point", "nine_year", "teaching_point", "junior"],
+                            "township_id": "T0", "status": "open", "students": [0, 0, 23, 0, 0], "classes": 0,
+                            "is_central": False, "boarding_beds": 0, "teachers": 10},
+                           geometry=[Point(500000 + 900 * i, 3651000) for i in range(5)], crs=crs,
+                           index=pd.Index([f"S{i}" for i in range(5)], name="school_id"))
+    towns = gpd.GeoDataFrame({"name": ["T0"], "is_county_seat": [True]},
+                             geometry=[box(499000, 3640000, 508000, 3660000)], crs=crs,
+                             index=pd.Index(["T0"], name="township_id"))
+    empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=crs))
+    county = County(name="随机县", crs=crs, schools=sch, villages=vills, townships=towns,
+                    births=pd.DataFrame({"year": [2024], "births": [100]}),
+                    enrolment=pd.DataFrame(columns=["year", "school_id", "level", "grade", "students"]),
+                    zones=empty, sites=empty.rename_axis("site_id"), developments=empty, base_year=2024)
+    nan = np.nan
+    bus = pd.DataFrame([[nan] * 5, [0, 0, 0, nan, 0], [0, 0, nan, nan, nan], [0, nan, nan, nan, 0],
+                        [0, 0, 0, 0, nan]], index=vills.index, columns=sch.index, dtype=float)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flows = today_attendance(county, bus)
+        plan = consolidate(county, bus, mode="rules", attendance=flows,
+                           rules={"bus_minutes": 15.0, "max_size": dict.fromkeys(
+                               ["primary", "junior", "nine_year", "teaching_point"], 20)})
+    a = plan.assignment
+    moved = a[a["moved"]]
+    assert all(lv in BANDS[b]["levels"] for b, lv in zip(moved["band"], moved["school_id"].map(sch["level"]),
+                                                          strict=True))
+    assert moved[["village_id", "band", "school_id", "pupils"]].values.tolist() == [["V1", "junior", "S4", 1]]
+    assert not a.duplicated(["village_id", "band", "school_before", "school_id"]).any()
+    assert a["pupils"].sum() == flows["pupils"].sum() == 23
+    assert any("S2 (22 > 20)" in str(w.message) for w in caught)

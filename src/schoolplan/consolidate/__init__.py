@@ -555,6 +555,13 @@ def _move(county: County, schools: pd.DataFrame, flows: pd.DataFrame, closing: l
                       DataWarning, stacklevel=3)
     unplaced = lost.assign(school_id=None)
     rows = pd.concat([stay, placed.assign(cause=None), unplaced], ignore_index=True)
+    # one row per group (shed pupils that stayed rejoin their group)
+    keys = ["village_id", "band", "school_before", "school_id", "cause"]
+    if rows.duplicated(keys).any():
+        rows = rows.astype(dict.fromkeys(keys, object)).groupby(keys, dropna=False, sort=False,
+                                                              as_index=False)["pupils"].sum()
+        for k in ("village_id", "school_id", "cause"):
+            rows[k] = rows[k].astype(object).where(rows[k].notna(), None)
     load = rows.dropna(subset=["school_id"]).groupby("school_id")["pupils"].sum()
     over = load[load > max_size.reindex(load.index).fillna(np.inf)]
     if len(over):

@@ -111,7 +111,7 @@ def place_pupils(
     n, m, npair = len(known), len(rec), len(vi)
     if n == 0 or m == 0 or npair == 0:  # nothing to solve: every group follows its mates or has no receiver
         lost = known.assign(cause="no_receiver")
-        followed, stranded = _follow(unknown, pd.DataFrame(columns=cols))
+        followed, stranded = _follow(unknown, pd.DataFrame(columns=cols), level_of)
         lost = pd.concat([lost, stranded.assign(cause="no_route")], ignore_index=True)
         return followed[cols], lost[["village_id", "band", "school_before", "pupils", "cause"]]
     vi_a, sj_a = np.array(vi, dtype=np.int64), np.array(sj, dtype=np.int64)
@@ -144,22 +144,25 @@ def place_pupils(
     has_pair = np.zeros(n, dtype=bool)
     has_pair[vi_a] = True
     lost = known[u > 0].assign(pupils=u[u > 0], cause=np.where(has_pair[u > 0], "capacity", "no_receiver"))
-    followed, stranded = _follow(unknown, placed)
+    followed, stranded = _follow(unknown, placed, level_of)
     placed = pd.concat([placed, followed], ignore_index=True)
     lost = pd.concat([lost, stranded.assign(cause="no_route")], ignore_index=True)
     return placed[cols], lost[["village_id", "band", "school_before", "pupils", "cause"]]
 
 
-def _follow(unknown: pd.DataFrame, placed: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _follow(unknown: pd.DataFrame, placed: pd.DataFrame,
+            level_of: Mapping[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pupils of unknown village (or route) follow their school-mates of the same band (in proportion).
 
-    Returns the placed rows and the rows that have no school-mate to follow.
+    Without school-mates of their band they follow the others, to the schools among theirs
+    that teach the band. Returns the placed rows and the rows that have no school-mate to follow.
     """
     rows, stranded = [], []
     for i, u in unknown.iterrows():
         mates = placed[(placed["school_before"] == u["school_before"]) & (placed["band"] == u["band"])]
         if mates.empty:
             mates = placed[placed["school_before"] == u["school_before"]]
+            mates = mates[[receives(level_of[s], str(u["band"])) for s in mates["school_id"]]]
         if mates.empty:
             stranded.append(i)
             continue
