@@ -759,6 +759,27 @@ def test_highs_model_cutoff_and_status() -> None:
     assert lp.x[0] == pytest.approx(2.0)
 
 
+def test_highs_model_stops_on_an_improving_solution() -> None:
+    """``on_improve`` sees each improving MIP solution and may stop the run with it."""
+    from schoolplan._highs import HighsModel
+
+    rng = np.random.default_rng(7)
+    value, size = rng.integers(10, 100, 60).astype(float), rng.integers(5, 60, 60).astype(float)
+    mdl = HighsModel()  # max value.x, size.x <= 600
+    c0 = mdl.add_cols(value, 0.0, 1.0, integer=True)
+    r0 = mdl.add_rows(-np.inf, 600.0, 1)
+    mdl.add_entries(np.full(60, r0), c0 + np.arange(60), size)
+    seen: list[float] = []
+    run = mdl.solve(sense=-1, time_limit=30, on_improve=lambda v: seen.append(v) or True)
+    assert seen and run.x is not None
+    assert run.status in ("interrupted", "optimal")
+    assert run.objective == pytest.approx(float(value @ run.x))
+    if run.status == "interrupted":
+        assert run.objective == pytest.approx(seen[-1])
+    full = mdl.solve(sense=-1, time_limit=30, mip_rel_gap=0.0)
+    assert full.status == "optimal" and full.objective >= run.objective - 1e-9
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_integer_cutoff_keeps_ties_one_below(seed: int) -> None:
     """Integer data: the cutoff U - 1/2 must keep solutions exactly one below U."""

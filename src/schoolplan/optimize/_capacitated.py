@@ -10,16 +10,20 @@ package docs), solved round by round:
    against the incumbent ``U`` (cutoff ``U - δ``, ``δ = 1`` for integer data)
    with warm LP re-solves, and for the single-source capacitated p-median a
    Lagrangian bound (assignment rows relaxed, one 0-1 knapsack per site,
-   subgradient steps from the LP duals) that closes or opens further sites;
-3. HiGHS branch and cut on what is left, with the objective cutoff.
+   subgradient ascent) whose tests close or open sites and fix pairs;
+3. a RINS sub-MIP for a better incumbent (capacitated p-median), then HiGHS branch and cut on what
+   is left with the objective cutoff, stopped and restarted on a smaller
+   model when it finds an incumbent that lets step 2 close a tenth of the
+   free sites.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -255,16 +259,14 @@ def _cpmp_start(
     common: Common, w: np.ndarray, p: int, demand: np.ndarray, capacity: np.ndarray,
     openable: np.ndarray,
 ) -> np.ndarray | None:
-    """Sites of a good capacitated p-median solution.
+    """Sites of a good capacitated p-median solution: the capacitated swap search.
 
-    The uncapacitated p-median optimum (radius formulation with probing:
-    fast), whose sites are usually close to the capacitated optimum and whose
-    best capacitated assignment is a strong incumbent (measured better than
-    the capacitated swap search on the Lorena-Senne instances); the swap
-    search when those sites lack the capacity.
+    Measured on SJC1 / SJC2 / a seeded 400-client instance, it starts better
+    (17,385 / 33,443 / 6,832,192) or nearly as well as the assignment of the
+    uncapacitated p-median optimum (17,414 / 33,355 / 6,820,994) in a fraction
+    of the time (0.2 / 0.9 / 1.5 s against 0.5 / 7 / 1.8 s); the Lagrangian
+    tests and the restarts below close most of the rest of the gap.
     """
-    from schoolplan.optimize._pmedian import p_median_exact
-
     costs = common.costs
     n, m = costs.shape
     if n * m > 16_000_000:
@@ -274,15 +276,6 @@ def _cpmp_start(
         dm = np.full((n, m), np.inf)
         rr = np.repeat(np.arange(n), np.diff(costs.csr.indptr))  # type: ignore[union-attr]
         dm[rr, costs.csr.indices] = costs.csr.data  # type: ignore[union-attr]
-    sub = replace(common, deadline=time.perf_counter() + min(max(0.15 * remaining(common), 1e-3), 20.0),
-                  log=[])
-    try:
-        free = p_median_exact(sub, w, p, k_nearest=None)
-        y = np.isin(costs.facility_ids, np.asarray(free.open, dtype=object))
-        if float(capacity[y].sum()) >= float(demand.sum()):
-            return y
-    except (InfeasibleError, OptimizationError):
-        pass
     got = capacitated_start(
         dm, w, demand, capacity, p, common.fixed, openable,
         deadline=time.perf_counter() + min(max(0.05 * remaining(common), 0.05), 2.0),
@@ -355,12 +348,18 @@ class _Incumbent:
         return x, float(np.dot(d["cost"], x))
 
 
-def _knapsack_max(profit: np.ndarray, size: np.ndarray, cap: int) -> tuple[float, np.ndarray]:
-    """0-1 knapsack (integer sizes): best profit and the chosen items (dynamic programme)."""
+def _knapsack_max(
+    profit: np.ndarray, size: np.ndarray, cap: int
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """0-1 knapsack with integer sizes, by dynamic programming.
+
+    Returns the best profit, the chosen items and ``best[c]``, the best
+    profit within capacity ``c`` for every ``c = 0..cap``.
+    """
     k = len(profit)
+    dp = np.zeros(max(cap, 0) + 1)
     if k == 0 or cap <= 0:
-        return 0.0, np.zeros(k, dtype=bool)
-    dp = np.zeros(cap + 1)
+        return 0.0, np.zeros(k, dtype=bool), dp
     take = np.zeros((k, cap + 1), dtype=bool)
     for t in range(k):
         d = int(size[t])
@@ -371,30 +370,66 @@ def _knapsack_max(profit: np.ndarray, size: np.ndarray, cap: int) -> tuple[float
             dp = dp + profit[t]
             continue
         cand = dp[: cap + 1 - d] + profit[t]
-        better = cand > dp[d:]
-        take[t, d:] = better
-        dp[d:] = np.where(better, cand, dp[d:])
+        np.greater(cand, dp[d:], out=take[t, d:])
+        np.maximum(dp[d:], cand, out=dp[d:])
     chosen = np.zeros(k, dtype=bool)
     c = cap
     for t in range(k - 1, -1, -1):
         if take[t, c]:
             chosen[t] = True
             c -= int(size[t])
-    return float(dp[cap]), chosen
+    return float(dp[cap]), chosen, dp
+
+
+def _dantzig(
+    fac: np.ndarray, profit: np.ndarray, size: np.ndarray, capacity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Dantzig's bound on every site's knapsack, vectorised.
+
+    Items (``profit > 0``) of each site taken greedily by ``profit / size``,
+    the first that does not fit taken in part:
+    :math:`P_{b-1} + (Q - S_{b-1})\,\pi_b / d_b \ge` the 0-1 optimum.
+    Returns minus that bound per site (a lower bound on its value ``v``) and
+    whether all its items fit (then it is exact).
+    """
+    m = len(capacity)
+    with np.errstate(divide="ignore"):
+        ratio = np.where(size > 0, profit / np.where(size > 0, size, 1.0), np.inf)
+    order = np.lexsort((-ratio, fac))
+    f, pr, sz, rt = fac[order], profit[order], size[order], ratio[order]
+    start = np.searchsorted(f, np.arange(m))
+    csize = np.cumsum(sz)
+    before = np.r_[0.0, csize][start]  # size of earlier sites' items
+    used = csize - before[f]
+    fits = used <= capacity[f]
+    total = np.bincount(f, weights=pr * fits, minlength=m).astype(np.float64)
+    room = capacity - np.bincount(f, weights=sz * fits, minlength=m)
+    n_fit = np.bincount(f, weights=fits, minlength=m).astype(np.int64)
+    count = np.bincount(f, minlength=m)
+    take_all = n_fit == count
+    brk = np.flatnonzero(~take_all)
+    total[brk] += room[brk] * rt[start[brk] + n_fit[brk]]
+    return -total, take_all
 
 
 @dataclass
 class _Lagrange:
-    r"""Data of the Lagrangian relaxation of the assignment rows (single-source CPMP).
+    r"""Lagrangian relaxation of the assignment rows (single-source CPMP).
 
     .. math::
 
         L(\lambda) = \sum_j \lambda_j + \sum_{j \in T} \min(0, w_j t_j - \lambda_j)
-        + \min_{y:\ \sum_i y_i = p} \sum_i y_i \,\min_{x \in K_i}
-          \sum_j (w_j c_{ji} - \lambda_j) x_{ji},
+        + \min_{y:\ \sum_i y_i = p} \sum_i y_i v_i,\qquad
+        v_i = \min_{x \in K_i} \sum_j (w_j c_{ji} - \lambda_j) x_{ji},
 
     with :math:`K_i` the 0-1 knapsack :math:`\sum_j d_j x_{ji} \le Q_i`; its
     maximum over :math:`\lambda` is Lorena & Senne's column-generation bound.
+    Every :math:`L(\lambda)` is a lower bound, and so is its value with one
+    site or one pair forced (used to fix them, see :func:`_lagrange_fix`):
+    forcing :math:`x_{ji} = 1` costs at least
+    :math:`v_i^{+j} = \max(v_i,\ \bar c_{ji} - B_i(Q_i - d_j))` at site
+    :math:`i`, with :math:`\bar c_{ji} = w_j c_{ji} - \lambda_j` and
+    :math:`B_i(q)` the knapsack's best profit within capacity :math:`q`.
     """
 
     e_client: np.ndarray
@@ -407,30 +442,69 @@ class _Lagrange:
     p: int
 
     def evaluate(
-        self, lam: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray, x_ok: np.ndarray
-    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-        """``L(lambda)``, facility values ``v``, chosen sites and the subgradient."""
+        self, lam: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray, x_ok: np.ndarray,
+        *, pairs: bool = False,
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+        """``L(lambda)``, site values ``v``, chosen sites, the subgradient and,
+        with ``pairs``, the lower bound ``v_i^{+j}`` of each list entry
+        (``inf`` where the client's demand exceeds the site's capacity).
+
+        Without ``pairs`` only the sites that can be among the chosen get a
+        knapsack: a site whose negative items all fit takes them all, and the
+        others are solved in increasing order of that take-all value (a lower
+        bound on ``v``) until it exceeds the ``p``-th best; ``v`` is then exact
+        for the chosen sites and a lower bound elsewhere.
+        """
         m, n = len(self.capacity), len(lam)
         red = self.e_wcost - lam[self.e_client]
-        neg = (red < 0) & x_ok
-        v = np.zeros(m)
-        picks: list[np.ndarray] = [np.zeros(0, np.int64)] * m
-        order = np.flatnonzero(neg)
+        usable = x_ok & (y_hi[self.e_fac] > 0.5)
+        neg = usable & (red < 0)
+        order = np.flatnonzero(usable if pairs else neg)
         fac = self.e_fac[order]
         srt = np.argsort(fac, kind="stable")
         order, fac = order[srt], fac[srt]
         bounds = np.searchsorted(fac, np.arange(m + 1))
-        for i in np.flatnonzero(y_hi > 0.5):
-            items = order[bounds[i] : bounds[i + 1]]
-            if len(items) == 0:
-                continue
-            best, chosen = _knapsack_max(-red[items], self.demand[self.e_client[items]], int(self.capacity[i]))
-            v[i] = -best
-            picks[i] = items[chosen]
-        free = np.flatnonzero((y_hi > 0.5) & (y_lo < 0.5))
+        v, take_all = _dantzig(self.e_fac[neg], -red[neg], self.demand[self.e_client[neg]],
+                               self.capacity)
+        exact = take_all.copy()
+        plus = np.full(len(self.e_client), np.inf) if pairs else None
+        picks: list[np.ndarray | None] = [None] * m
+
+        def solve(i: int) -> None:
+            entries = order[bounds[i] : bounds[i + 1]]
+            items = entries[red[entries] < 0] if pairs else entries
+            cap = int(self.capacity[i])
+            if take_all[i] and plus is None:
+                picks[i] = items
+                return
+            best, chosen, dp = _knapsack_max(-red[items], self.demand[self.e_client[items]], cap)
+            v[i], picks[i], exact[i] = -best, items[chosen], True
+            if plus is not None and len(entries):
+                d = self.demand[self.e_client[entries]].astype(np.int64)
+                rest = dp[np.clip(cap - d, 0, cap)]
+                plus[entries] = np.where(d <= cap, np.maximum(v[i], red[entries] - rest), np.inf)
+
+        open_ok = y_hi > 0.5
         forced = np.flatnonzero(y_lo > 0.5)
+        free = np.flatnonzero(open_ok & (y_lo < 0.5))
         k = self.p - len(forced)
-        sel = free[np.argsort(v[free], kind="stable")[:k]] if k > 0 else free[:0]
+        for i in forced:
+            solve(int(i))
+        if pairs:
+            for i in free:
+                solve(int(i))
+        elif k > 0:
+            kth: list[float] = []  # max-heap (negated) of the k best exact values
+            for i in free[np.argsort(v[free], kind="stable")]:
+                if len(kth) == k and v[i] >= -kth[0]:
+                    break
+                solve(int(i))
+                if len(kth) < k:
+                    heapq.heappush(kth, -float(v[i]))
+                elif v[i] < -kth[0]:
+                    heapq.heapreplace(kth, -float(v[i]))
+        cand = free[exact[free]]
+        sel = cand[np.argsort(v[cand], kind="stable")[:k]] if k > 0 else free[:0]
         y = np.zeros(m, dtype=bool)
         y[forced] = True
         y[sel] = True
@@ -440,44 +514,87 @@ class _Lagrange:
         for i in np.flatnonzero(y):
             np.subtract.at(g, self.e_client[picks[i]], 1.0)
         g[self.tail_clients[tail_red < 0]] -= 1.0
-        return value, v, y, g
+        return value, v, y, g, plus
 
 
-def _lagrange_fix(
-    lag: _Lagrange, lam: np.ndarray, lp: HighsLP, m: int, x0: int, upper: float, delta: float,
-    deadline: float,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Subgradient from the LP duals; returns the best bound and facilities to close/open."""
-    y_lo, y_hi = lp.lo[:m], lp.hi[:m]
-    x_ok = lp.hi[x0 : x0 + len(lag.e_client)] > 0.5
+def _subgradient(
+    lag: _Lagrange, lam: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray, x_ok: np.ndarray,
+    upper: float, delta: float, deadline: float, theta0: float = 2.0,
+) -> tuple[float, np.ndarray]:
+    r"""Best Lagrangian bound found by subgradient ascent, and its multipliers.
+
+    Polyak steps :math:`\lambda \leftarrow \lambda + \theta\,(U - L(\lambda))\,
+    g / \lVert g \rVert^2` from ``lam``, with ``θ = 2`` halved after 20 steps
+    without a better bound, until ``θ < 0.01``, the bound proves the
+    incumbent ``U`` or the deadline (measured on SJC1: from ``λ = 0`` this
+    reaches 17,256 of the column-generation bound's 17,258 in about 700 steps,
+    against 17,190 from the LP duals with ``θ = 1``).
+    """
     best, best_lam = -math.inf, lam.copy()
-    theta, stall = 1.0, 0
-    for _ in range(200):
-        value, v, y, g = lag.evaluate(lam, y_lo, y_hi, x_ok)
+    theta, stall = theta0, 0
+    for _ in range(5_000):
+        value, _, _, g, _ = lag.evaluate(lam, y_lo, y_hi, x_ok)
         if value > best + 1e-9 * max(1.0, abs(value)):
             best, best_lam, stall = value, lam.copy(), 0
         else:
             stall += 1
-            if stall >= 5:
+            if stall >= 20:
                 theta, stall = theta / 2, 0
         norm = float(np.dot(g, g))
-        if norm == 0 or theta < 1e-4 or best > upper - delta or time.perf_counter() > deadline:
+        if norm == 0 or theta < 1e-2 or best > upper - delta or time.perf_counter() > deadline:
             break
         lam = lam + theta * max(upper - value, 1e-9 * abs(upper)) / norm * g
-    value, v, y, _ = lag.evaluate(best_lam, y_lo, y_hi, x_ok)
-    free = (y_hi > 0.5) & (y_lo < 0.5)
-    chosen_free = np.flatnonzero(y & free)
-    other_free = np.flatnonzero(~y & free)
-    close = np.zeros(m, dtype=bool)
-    opened = np.zeros(m, dtype=bool)
-    limit = upper - delta + 1e-9 * max(1.0, abs(upper))
-    if len(other_free):
+    return best, best_lam
+
+
+@dataclass
+class _LagrangeTests:
+    r"""What a Lagrangian bound fixes, for any incumbent value.
+
+    At multipliers :math:`\lambda` with bound :math:`L`, site values ``v``,
+    chosen sites ``y`` and pair bounds :math:`v_i^{+j}` (see
+    :class:`_Lagrange`), every solution of value at most ``limit`` keeps
+
+    - a free site outside the chosen closed when
+      :math:`L + v_i - \max_{\text{chosen free}} v > \text{limit}`;
+    - a chosen free site open when
+      :math:`L - v_i + \min_{\text{other free}} v > \text{limit}`;
+    - a pair at 0 when :math:`L - b_i + v_i^{+j} > \text{limit}`, with
+      :math:`b_i = v_i` for a chosen site and the largest chosen free
+      :math:`v` for another.
+    """
+
+    value: float
+    v: np.ndarray
+    y: np.ndarray
+    free: np.ndarray
+    plus: np.ndarray
+    e_fac: np.ndarray
+    x_ok: np.ndarray
+
+    @classmethod
+    def at(
+        cls, lag: _Lagrange, lam: np.ndarray, y_lo: np.ndarray, y_hi: np.ndarray, x_ok: np.ndarray
+    ) -> _LagrangeTests:
+        value, v, y, _, plus = lag.evaluate(lam, y_lo, y_hi, x_ok, pairs=True)
+        assert plus is not None
+        return cls(value, v, y, (y_hi > 0.5) & (y_lo < 0.5), plus, lag.e_fac, x_ok)
+
+    def fixings(self, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sites to close, sites to open and list entries (pairs) to fix to 0."""
+        v, y, free = self.v, self.y, self.free
+        chosen_free, other_free = np.flatnonzero(y & free), np.flatnonzero(~y & free)
+        close, opened = np.zeros(len(v), dtype=bool), np.zeros(len(v), dtype=bool)
         worst_in = float(v[chosen_free].max()) if len(chosen_free) else math.inf
-        close[other_free] = value + v[other_free] - worst_in > limit
-    if len(chosen_free):
-        best_out = float(v[other_free].min()) if len(other_free) else math.inf
-        opened[chosen_free] = value - v[chosen_free] + best_out > limit
-    return value, close, opened
+        if len(other_free):
+            close[other_free] = self.value + v[other_free] - worst_in > limit
+        if len(chosen_free):
+            best_out = float(v[other_free].min()) if len(other_free) else math.inf
+            opened[chosen_free] = self.value - v[chosen_free] + best_out > limit
+        base = np.where(y, v, worst_in)
+        with np.errstate(invalid="ignore"):
+            pairs = np.flatnonzero(self.x_ok & (self.value - base[self.e_fac] + self.plus > limit))
+        return close, opened, pairs
 
 
 def _solve_round(
@@ -497,9 +614,17 @@ def _solve_round(
     solution of value ``U``, a column at its lower (upper) bound with
     ``r > U - δ - L`` (``r < -(U - δ - L)``) takes that bound in every solution
     of value ``<= U - δ``. Columns are fixed and the LP re-solved warm while
-    that fixes more; a Lagrangian bound (single-source capacitated p-median)
-    closes or opens further sites. HiGHS then solves what is left with the
+    that fixes more; a Lagrangian bound (single-source capacitated p-median,
+    :class:`_LagrangeTests`) closes or opens further sites and fixes pairs.
+    Before HiGHS sees the whole model, a RINS sub-MIP (columns where the LP
+    and the incumbent agree fixed) looks for a better incumbent (at most
+    three times per round; single-source capacitated p-median only: on the
+    100 x 1,000 CFLP it found nothing in 2 x 2 s). HiGHS then solves what is left with the
     objective cutoff ``U - δ``: no solution below it proves the incumbent.
+    When HiGHS finds a solution good enough that the reduction would close a
+    tenth of the free sites (:func:`_restart_test`), it is stopped, the
+    reduction repeated with the new ``U`` and HiGHS restarted on the smaller
+    model (measured: SJC1 14.1 → 5 s, SJC2 24.3 → 9-11 s).
     """
     lp = mdl.lp(time_limit=remaining(common), threads=common.threads, log=common.log)
     if lp.status == "infeasible":
@@ -520,67 +645,132 @@ def _solve_round(
     x_inc, upper = inc
     d = mdl.arrays()
     fix = (d["int"] > 0) | incumbent.integral_assignment
-    tol = 1e-9 * max(1.0, abs(upper))
+    x0 = incumbent.cols["x"]
     lower = lp.objective
-    tried_lagrange = lagrange is None
-    while True:
-        lower = max(lower, lp.objective)
-        slack = upper - delta - lp.objective
-        if slack < -tol or upper - lower <= max(common.mip_rel_gap * abs(upper), tol):
-            return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
-        thr = slack + tol
-        free = lp.hi > lp.lo
-        at_lo = np.flatnonzero(free & fix & (lp.x <= lp.lo + 1e-9) & (lp.rc > thr))
-        at_hi = np.flatnonzero(free & fix & (lp.x >= lp.hi - 1e-9) & (lp.rc < -thr))
-        if len(at_lo) + len(at_hi) == 0 and not tried_lagrange and remaining(common) > 0:
-            tried_lagrange = True
-            assert lagrange is not None and lp.row_dual is not None
-            lam = lp.row_dual[:len(lagrange.demand)].copy()
-            budget = min(0.05 * remaining(common), 2.0)
-            bound, close, opened = _lagrange_fix(
-                lagrange, lam, lp, m, incumbent.cols["x"], upper, delta, time.perf_counter() + budget
-            )
-            lower = max(lower, bound)
-            if stats is not None:
-                stats["lagrange_bound"] = bound
-            if bound > upper - delta + tol:
+    tests: _LagrangeTests | None = None
+    rins_left = 3
+
+    def limit_of(u: float) -> float:
+        return u - delta + 1e-9 * max(1.0, abs(u))
+
+    while True:  # one pass per incumbent
+        tol = 1e-9 * max(1.0, abs(upper))
+        while True:  # reduction
+            lower = max(lower, lp.objective)
+            slack = upper - delta - lp.objective
+            if slack < -tol or upper - lower <= max(common.mip_rel_gap * abs(upper), tol):
                 return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
-            at_lo = np.flatnonzero(close)
-            at_hi = np.flatnonzero(opened)
-        if len(at_lo) + len(at_hi) == 0:
-            break
-        lp.set_bounds(at_lo, lp.lo[at_lo], lp.lo[at_lo])
-        lp.set_bounds(at_hi, lp.hi[at_hi], lp.hi[at_hi])
-        lp.resolve(time_limit=remaining(common))
-        if lp.status == "infeasible":
-            return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
-        if lp.x is None:
-            break
-    lo, hi = lp.lo.copy(), lp.hi.copy()
-    if lp.x is not None and lp.rc is not None:
-        # split assignments only get tighter bounds: |x - bound| <= slack / |r|
-        slack = max(upper - delta - lp.objective, 0.0) + tol
-        with np.errstate(divide="ignore"):
-            reach = slack / np.abs(lp.rc) * (1 + 1e-6) + 1e-9
-        k = ~fix & (lp.x <= lo + 1e-9) & (lp.rc > slack)
-        hi[k] = np.minimum(hi[k], lo[k] + reach[k])
-        k = ~fix & (lp.x >= hi - 1e-9) & (lp.rc < -slack)
-        lo[k] = np.maximum(lo[k], hi[k] - reach[k])
-    if stats is not None:
-        stats["n_facilities"] = int((hi[:m] > 0.5).sum())
-    inside = bool(np.all(x_inc >= lo - 1e-9) & np.all(x_inc <= hi + 1e-9))
-    if inside:
-        # HiGHS' improvement heuristics (RINS, ...) work from the incumbent
-        run = run_model(common, mdl, sense=1, lo=lo, hi=hi, start=(np.arange(mdl.n_col), x_inc))
-    else:
-        run = run_model(common, mdl, sense=1, lo=lo, hi=hi, cutoff=cutoff_value(upper, delta))
-    if run.infeasible:  # nothing below the cutoff: the incumbent is optimal
-        return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row, log=run.log)
-    if run.x is None or not run.objective < upper:
-        run.x, run.objective = x_inc, upper
-    bound = min(upper, run.bound) if math.isfinite(run.bound) else lower
-    run.bound = max(lower, bound)
-    return run
+            thr = slack + tol
+            free = lp.hi > lp.lo
+            at_lo = np.flatnonzero(free & fix & (lp.x <= lp.lo + 1e-9) & (lp.rc > thr))
+            at_hi = np.flatnonzero(free & fix & (lp.x >= lp.hi - 1e-9) & (lp.rc < -thr))
+            if len(at_lo) + len(at_hi) == 0 and lagrange is not None and remaining(common) > 0:
+                if tests is None:
+                    y_lo, y_hi = lp.lo[:m], lp.hi[:m]
+                    x_ok = lp.hi[x0 : x0 + len(lagrange.e_client)] > 0.5
+                    deadline = time.perf_counter() + min(0.1 * remaining(common), 5.0)
+                    bound, lam = _subgradient(
+                        lagrange, np.zeros(len(lagrange.demand)), y_lo, y_hi, x_ok, upper, delta,
+                        deadline,
+                    )
+                    tests = _LagrangeTests.at(lagrange, lam, y_lo, y_hi, x_ok)
+                    lower = max(lower, bound)
+                    if stats is not None:
+                        stats["lagrange_bound"] = bound
+                if tests.value > limit_of(upper):
+                    return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
+                close, opened, pairs = tests.fixings(limit_of(upper))
+                at_lo = np.r_[np.flatnonzero(close), x0 + pairs]
+                at_lo = at_lo[lp.hi[at_lo] > lp.lo[at_lo]]
+                at_hi = np.flatnonzero(opened & (lp.hi[:m] > lp.lo[:m]))
+            if len(at_lo) + len(at_hi) == 0:
+                break
+            lp.set_bounds(at_lo, lp.lo[at_lo], lp.lo[at_lo])
+            lp.set_bounds(at_hi, lp.hi[at_hi], lp.hi[at_hi])
+            lp.resolve(time_limit=remaining(common))
+            if lp.status == "infeasible":
+                return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row)
+            if lp.x is None:
+                break
+        lo, hi = lp.lo.copy(), lp.hi.copy()
+        if lp.x is not None and lp.rc is not None:
+            # split assignments only get tighter bounds: |x - bound| <= slack / |r|
+            slack = max(upper - delta - lp.objective, 0.0) + tol
+            with np.errstate(divide="ignore"):
+                reach = slack / np.abs(lp.rc) * (1 + 1e-6) + 1e-9
+            k = ~fix & (lp.x <= lo + 1e-9) & (lp.rc > slack)
+            hi[k] = np.minimum(hi[k], lo[k] + reach[k])
+            k = ~fix & (lp.x >= hi - 1e-9) & (lp.rc < -slack)
+            lo[k] = np.maximum(lo[k], hi[k] - reach[k])
+        if stats is not None:
+            stats["n_facilities"] = int((hi[:m] > 0.5).sum())
+        if rins_left > 0 and lp.x is not None and lagrange is not None:
+            rins_left -= 1
+            better = _rins(mdl, common, lp.x, x_inc, fix, lo, hi, cutoff_value(upper, delta))
+            if better is not None and better[1] < upper - tol:
+                x_inc, upper = better
+                continue
+        restart = _restart_test(lp, tests, fix, m, limit_of)
+        if bool(np.all(x_inc >= lo - 1e-9) & np.all(x_inc <= hi + 1e-9)):
+            # HiGHS' improvement heuristics (RINS, ...) work from the incumbent
+            run = run_model(common, mdl, sense=1, lo=lo, hi=hi, start=(np.arange(mdl.n_col), x_inc),
+                            on_improve=restart)
+        else:
+            run = run_model(common, mdl, sense=1, lo=lo, hi=hi, cutoff=cutoff_value(upper, delta),
+                            on_improve=restart)
+        if run.status == "interrupted" and run.x is not None and run.objective < upper - tol:
+            x_inc, upper = run.x, float(run.objective)
+            continue
+        if run.infeasible:  # nothing below the cutoff: the incumbent is optimal
+            return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row, log=run.log)
+        if run.x is None or not run.objective < upper:
+            run.x, run.objective = x_inc, upper
+        bound = min(upper, run.bound) if math.isfinite(run.bound) else lower
+        run.bound = max(lower, bound)
+        return run
+
+
+def _rins(
+    mdl: HighsModel, common: Common, x_lp: np.ndarray, x_inc: np.ndarray, fix: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray, cutoff: float | None,
+) -> tuple[np.ndarray, float] | None:
+    """RINS (Danna, Rothberg & Le Pape 2005): a better solution with every
+    integer column where the LP and the incumbent agree fixed, or None.
+
+    A sub-MIP of at most 2 s (and a tenth of the time left); measured on SJC2
+    it improves the swap-search start 33,443 → 33,323 in 0.1 s.
+    """
+    agree = fix & (np.abs(x_inc - x_lp) < 1e-6) & (hi > lo)
+    lo2, hi2 = lo.copy(), hi.copy()
+    lo2[agree] = hi2[agree] = np.round(x_inc[agree])
+    run = run_model(common, mdl, budget=min(2.0, 0.1 * remaining(common)), sense=1,
+                    lo=lo2, hi=hi2, cutoff=cutoff)
+    return None if run.x is None or run.infeasible else (run.x, float(run.objective))
+
+
+def _restart_test(
+    lp: HighsLP, tests: _LagrangeTests | None, fix: np.ndarray, m: int,
+    limit_of: Callable[[float], float],
+) -> Callable[[float], bool]:
+    """Whether a new incumbent value lets the reduction close a tenth of the free sites.
+
+    Counts the free sites that reduced-cost fixing (at the current LP) or the
+    Lagrangian tests would close with the new value; cheap enough to run on
+    every improving solution HiGHS reports.
+    """
+    free = np.flatnonzero(lp.hi[:m] > lp.lo[:m])
+    need = max(1, math.ceil(0.1 * len(free)))
+    at_lo = fix[:m][free] & (lp.x[:m][free] <= lp.lo[:m][free] + 1e-9)  # type: ignore[index]
+    rc = lp.rc[:m][free]  # type: ignore[index]
+
+    def worth(value: float) -> bool:
+        limit = limit_of(value)
+        shut = at_lo & (rc > limit - lp.objective)
+        if tests is not None:
+            shut |= tests.fixings(limit)[0][free]
+        return int(shut.sum()) >= need
+
+    return worth
 
 
 def _expected_open(demand: np.ndarray | None, capacity: np.ndarray | None, n_open: int) -> int:
