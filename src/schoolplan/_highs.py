@@ -243,6 +243,12 @@ class HighsLP:
         self.hi[cols] = hi
         self.h.changeColsBounds(len(cols), cols, lo, hi)
 
+    def fix(self, at_lo: np.ndarray, at_hi: np.ndarray, *, time_limit: float | None = None) -> HighsLP:
+        """Fix columns ``at_lo`` at their lower and ``at_hi`` at their upper bound, re-solve warm."""
+        self.set_bounds(at_lo, self.lo[at_lo], self.lo[at_lo])
+        self.set_bounds(at_hi, self.hi[at_hi], self.hi[at_hi])
+        return self.resolve(time_limit=time_limit)
+
 
 class HighsModel:
     """Column/row blocks and COO triplets, passed to HiGHS as one CSC matrix.

@@ -42,9 +42,11 @@ How each model is solved
   radius or assignment formulation chosen by the data, reduction by reduced
   costs while it shrinks, branch and cut with an objective cutoff.
 * capacitated models (:mod:`schoolplan.optimize._capacitated`): capacitated
-  swap-search start, LP and reduced-cost reduction, a Lagrangian bound with
-  0-1 knapsacks (single-source capacitated p-median), branch and cut with an
-  objective cutoff.
+  swap-search start, LP and reduced-cost reduction; for the single-source
+  capacitated p-median a Lagrangian bound with 0-1 knapsacks whose tests
+  close sites and fix pairs, and a RINS sub-MIP; branch and cut with an
+  objective cutoff, restarted on the smaller model when a new incumbent
+  lets the reduction close a tenth of the free sites.
 * cover models (:mod:`schoolplan.optimize._cover`): one MILP each.
 
 Time limit and statuses

@@ -380,9 +380,7 @@ def p_median_exact(
             idx_lo, idx_hi = np.flatnonzero(at_lo), np.flatnonzero(at_hi)
             if len(idx_lo) + len(idx_hi) == 0:
                 break
-            lp.set_bounds(idx_lo, lp.lo[idx_lo], lp.lo[idx_lo])
-            lp.set_bounds(idx_hi, lp.hi[idx_hi], lp.hi[idx_hi])
-            lp.resolve(time_limit=remaining(common))
+            lp.fix(idx_lo, idx_hi, time_limit=remaining(common))
             if lp.status == "infeasible":
                 proven = True
                 break
