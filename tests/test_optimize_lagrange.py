@@ -10,10 +10,12 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from instances import read_sjc
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from schoolplan.optimize._capacitated import (
@@ -147,3 +149,25 @@ def test_lagrangian_fixings_keep_every_optimal_solution(seed: int) -> None:
     if tests.value > value - 1e-9:
         below = tests.fixings(value - 1e-6)
         assert below[0].any() or below[1].any() or len(below[2]) or tests.value > value - 1e-6
+
+
+def test_a_stop_without_a_better_solution_finishes_without_stops(monkeypatch) -> None:
+    """If HiGHS stops on a value its solution does not have, the solve still ends proven."""
+    import schoolplan.optimize._capacitated as cap
+    from schoolplan.optimize import solve_capacitated_p_median
+
+    inst = read_sjc(Path(__file__).parent / "data" / "benchmarks" / "lorena_senne_cpmp" / "SJC1.dat")
+    cost, demand, capacity = inst.cost, inst.demand, inst.capacity
+    real, calls = cap.run_model, []
+
+    def stopped_once(common, mdl, **kw):
+        run = real(common, mdl, **kw)
+        if kw.get("on_improve") is not None and not calls:
+            calls.append(run.status)
+            run.status, run.objective = "interrupted", math.inf  # no better solution
+        return run
+
+    monkeypatch.setattr(cap, "run_model", stopped_once)
+    got = solve_capacitated_p_median(cost, inst.p, demand, capacity)
+    assert calls, "the MIP with stops was never reached"
+    assert got.status == "optimal" and abs(got.objective - 17_288.99) < 0.01  # published optimum

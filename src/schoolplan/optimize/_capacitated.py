@@ -651,6 +651,7 @@ def _solve_round(
     lower = lp.objective
     tests: _LagrangeTests | None = None
     rins_left = 3
+    may_restart = True  # HiGHS may be stopped on an improving solution
 
     def limit_of(u: float) -> float:
         return u - delta + 1e-9 * max(1.0, abs(u))
@@ -710,7 +711,9 @@ def _solve_round(
             if better is not None and better[1] < upper - tol:
                 x_inc, upper = better
                 continue
-        restart = _restart_test(lp, tests, fix, m, limit_of)
+        restart = None
+        if may_restart and lp.x is not None and lp.rc is not None:
+            restart = _restart_test(lp, tests, fix, m, limit_of)
         if bool(np.all(x_inc >= lo - 1e-9) & np.all(x_inc <= hi + 1e-9)):
             # HiGHS' improvement heuristics (RINS, ...) work from the incumbent
             run = run_model(common, mdl, sense=1, lo=lo, hi=hi, start=(np.arange(mdl.n_col), x_inc),
@@ -718,8 +721,11 @@ def _solve_round(
         else:
             run = run_model(common, mdl, sense=1, lo=lo, hi=hi, cutoff=cutoff_value(upper, delta),
                             on_improve=restart)
-        if run.status == "interrupted" and run.x is not None and run.objective < upper - tol:
-            x_inc, upper = run.x, float(run.objective)
+        if run.status == "interrupted":
+            if run.x is not None and run.objective < upper - tol:
+                x_inc, upper = run.x, float(run.objective)
+            else:  # stopped on a value its solution does not have: finish without stops
+                may_restart = False
             continue
         if run.infeasible:  # nothing below the cutoff: the incumbent is optimal
             return HighsRun("optimal", x_inc, upper, upper, mdl.n_col, mdl.n_row, log=run.log)
