@@ -451,9 +451,10 @@ class _Lagrange:
 
         Without ``pairs`` only the sites that can be among the chosen get a
         knapsack: a site whose negative items all fit takes them all, and the
-        others are solved in increasing order of that take-all value (a lower
-        bound on ``v``) until it exceeds the ``p``-th best; ``v`` is then exact
-        for the chosen sites and a lower bound elsewhere.
+        others are solved in increasing order of Dantzig's bound (a lower
+        bound on ``v``, :func:`_dantzig`) until it exceeds the ``p``-th best;
+        the chosen are the best of the sites solved, ``v`` is exact for them
+        and a lower bound elsewhere.
         """
         m, n = len(self.capacity), len(lam)
         red = self.e_wcost - lam[self.e_client]
@@ -466,7 +467,7 @@ class _Lagrange:
         bounds = np.searchsorted(fac, np.arange(m + 1))
         v, take_all = _dantzig(self.e_fac[neg], -red[neg], self.demand[self.e_client[neg]],
                                self.capacity)
-        exact = take_all.copy()
+        done = np.zeros(m, dtype=bool)  # v[i] exact and picks[i] known
         plus = np.full(len(self.e_client), np.inf) if pairs else None
         picks: list[np.ndarray | None] = [None] * m
 
@@ -474,11 +475,12 @@ class _Lagrange:
             entries = order[bounds[i] : bounds[i + 1]]
             items = entries[red[entries] < 0] if pairs else entries
             cap = int(self.capacity[i])
+            done[i] = True
             if take_all[i] and plus is None:
                 picks[i] = items
                 return
             best, chosen, dp = _knapsack_max(-red[items], self.demand[self.e_client[items]], cap)
-            v[i], picks[i], exact[i] = -best, items[chosen], True
+            v[i], picks[i] = -best, items[chosen]
             if plus is not None and len(entries):
                 d = self.demand[self.e_client[entries]].astype(np.int64)
                 rest = dp[np.clip(cap - d, 0, cap)]
@@ -503,7 +505,7 @@ class _Lagrange:
                     heapq.heappush(kth, -float(v[i]))
                 elif v[i] < -kth[0]:
                     heapq.heapreplace(kth, -float(v[i]))
-        cand = free[exact[free]]
+        cand = free[done[free]]
         sel = cand[np.argsort(v[cand], kind="stable")[:k]] if k > 0 else free[:0]
         y = np.zeros(m, dtype=bool)
         y[forced] = True
