@@ -97,7 +97,7 @@ def test_knapsack_values_bounds_and_pair_bounds_match_brute_force(seed: int, sca
                       for i in range(m)])
     np.testing.assert_allclose(v, exact, atol=1e-9)
     want = lam.sum() + np.sort(exact)[:p].sum()
-    assert value == np.float64(want) or abs(value - want) < 1e-9
+    assert abs(value - want) < 1e-9
     assert abs(full - want) < 1e-9
     assert y.sum() == p and abs(exact[y].sum() - np.sort(exact)[:p].sum()) < 1e-9
     # the subgradient is 1 - (times each client is picked)
@@ -145,10 +145,6 @@ def test_lagrangian_fixings_keep_every_optimal_solution(seed: int) -> None:
     assert not (close & y_opt).any(), "a site of an optimal solution was closed"
     assert not (opened & ~y_opt).any(), "a site outside an optimal solution was forced open"
     assert not x_opt.ravel()[pairs].any(), "a pair of an optimal solution was fixed to 0"
-    # just below the optimum, something must be provably impossible when the bound is tight
-    if tests.value > value - 1e-9:
-        below = tests.fixings(value - 1e-6)
-        assert below[0].any() or below[1].any() or len(below[2]) or tests.value > value - 1e-6
 
 
 def test_a_stop_without_a_better_solution_finishes_without_stops(monkeypatch) -> None:
